@@ -8,7 +8,7 @@ PORT   ?= 8000
 export PYDEVD_DISABLE_FILE_VALIDATION := 1
 
 .DEFAULT_GOAL := help
-.PHONY: time-notebooks venv book test test-kllib test-notebooks test-build test-hygiene test-student test-site lab serve student bench clean help
+.PHONY: time-notebooks venv book test test-kllib test-notebooks test-build test-hygiene test-student test-site test-seeds lab serve student bench clean help
 
 help:
 	@echo "make book     build the book into _build/html (creates .venv the first time)"
@@ -16,6 +16,7 @@ help:
 	@echo "make lab      open JupyterLab on book/"
 	@echo "make serve    serve _build/html on http://127.0.0.1:$(PORT)"
 	@echo "make student  write the student edition to _build/student/"
+	@echo "make test-seeds  run every chapter under other seeds (SEEDS=\"1 2 3\" by default)"
 	@echo "make time-notebooks  execute each chapter once and print its time"
 	@echo "make bench    run the benchmarks (by hand; slow)"
 
@@ -50,6 +51,14 @@ test-kllib: $(STAMP)
 # Two notebooks at a time, one thread each, on a 2-core machine.
 test-notebooks: $(STAMP)
 	OMP_NUM_THREADS=1 $(BIN)/python -m pytest -q -n 2 --dist loadfile --nbval-lax -p no:cacheprovider book
+
+# Every chapter under other seeds: each reads KL_BOOK_SEED, and its claims must hold for any seed.
+SEEDS ?= 1 2 3
+test-seeds: $(STAMP)
+	@for s in $(SEEDS); do \
+	  echo "--- KL_BOOK_SEED=$$s"; \
+	  KL_BOOK_SEED=$$s OMP_NUM_THREADS=1 $(BIN)/python -m pytest -q -n 2 --dist loadfile --nbval-lax -p no:cacheprovider book || exit 1; \
+	done
 
 # The student edition: every stub fails its check clearly; the rest of each notebook runs.
 test-student: $(STAMP)

@@ -15,12 +15,14 @@ from kllib.discrete import cross_entropy, entropy, kl, kl_logits
 from kllib.divergences import hellinger, js, js_distance, renyi, tv
 from kllib.estimators import k1, k2, k3
 from kllib.gaussian import kl_mvn, kl_normal, kl_std_normal
+from kllib.seeding import book_seed, seed_everything
 
 __all__ = [
     "entropy", "cross_entropy", "kl", "kl_logits",
     "js", "js_distance", "tv", "hellinger", "renyi",
     "kl_normal", "kl_mvn", "kl_std_normal",
     "k1", "k2", "k3",
+    "book_seed", "seed_everything",
 ]
 
 # Re-exports from kllib.vocab (the chunked full-vocabulary KL) go below this line.
