@@ -8,7 +8,7 @@ PORT   ?= 8000
 export PYDEVD_DISABLE_FILE_VALIDATION := 1
 
 .DEFAULT_GOAL := help
-.PHONY: time-notebooks venv book test test-kllib test-notebooks test-build test-hygiene test-student test-site test-seeds lab serve student bench clean help
+.PHONY: time-notebooks venv book test test-kllib test-notebooks test-build test-hygiene test-student test-site test-seeds test-other-seed lab serve student bench clean help
 
 help:
 	@echo "make book     build the book into _build/html (creates .venv the first time)"
@@ -36,6 +36,7 @@ test: $(STAMP)
 	$(MAKE) test-hygiene
 	$(MAKE) test-kllib
 	$(MAKE) test-notebooks
+	$(MAKE) test-other-seed
 	$(MAKE) test-student
 	$(MAKE) test-build
 	$(MAKE) test-site
@@ -49,15 +50,27 @@ test-kllib: $(STAMP)
 
 # nbval runs every notebook and fails on any error (including a failing assert).
 # Two notebooks at a time, one thread each, on a 2-core machine.
+# Each run also records a digest of every chapter's outputs, so test-other-seed can check that they change with the seed.
+OTHER_SEED ?= 1
+DIGESTS    := _build/seed-outputs
+NBVAL      := OMP_NUM_THREADS=1 $(BIN)/python -m pytest -q -n 2 --dist loadfile --nbval-lax -p no:cacheprovider -p tests.nbval_outputs book
 test-notebooks: $(STAMP)
-	OMP_NUM_THREADS=1 $(BIN)/python -m pytest -q -n 2 --dist loadfile --nbval-lax -p no:cacheprovider book
+	rm -rf $(DIGESTS)/0
+	KL_BOOK_SEED=0 KL_BOOK_OUTPUT_DIGESTS=$(DIGESTS)/0 $(NBVAL)
+
+# Every chapter again under another seed (its claims must hold for any seed), and its outputs must differ from seed 0's.
+test-other-seed: $(STAMP)
+	@test -d $(DIGESTS)/0 || $(MAKE) test-notebooks
+	rm -rf $(DIGESTS)/$(OTHER_SEED)
+	KL_BOOK_SEED=$(OTHER_SEED) KL_BOOK_OUTPUT_DIGESTS=$(DIGESTS)/$(OTHER_SEED) $(NBVAL)
+	$(BIN)/python tools/compare_seed_outputs.py $(DIGESTS)/0 $(DIGESTS)/$(OTHER_SEED)
 
 # Every chapter under other seeds: each reads KL_BOOK_SEED, and its claims must hold for any seed.
 SEEDS ?= 1 2 3
 test-seeds: $(STAMP)
 	@for s in $(SEEDS); do \
 	  echo "--- KL_BOOK_SEED=$$s"; \
-	  KL_BOOK_SEED=$$s OMP_NUM_THREADS=1 $(BIN)/python -m pytest -q -n 2 --dist loadfile --nbval-lax -p no:cacheprovider book || exit 1; \
+	  KL_BOOK_SEED=$$s $(NBVAL) || exit 1; \
 	done
 
 # The student edition: every stub fails its check clearly; the rest of each notebook runs.
