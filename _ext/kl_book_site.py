@@ -7,7 +7,10 @@ Every ``_static/*.css`` and ``_static/*.js`` is added to every page, the scripts
 ``defer`` (they run once the page is parsed, in file-name order):
 
 * ``kl-widgets.js`` renders the interactive widgets (``<div class="kl-widget" data-widget=...>``);
-* ``kl-read-aloud.js`` adds the *listen* button (browser speech synthesis).
+* ``kl-read-aloud.js`` adds the *listen* button (browser speech synthesis);
+* ``kl-a11y.css`` fixes the theme for WCAG 2.1 AA (contrast, dark-mode figures, reduced motion).
+
+For the PDF edition (LaTeX builder) it writes the book's MathJax macros into the LaTeX preamble.
 
 Jupyter Book 1.x also puts every file of ``_static`` into ``html_js_files`` and
 ``html_css_files`` (synchronous, in ``<head>``); this extension replaces those entries so
@@ -33,6 +36,30 @@ def _own_static_files(app, config):
         app.add_css_file(css)
     for js in ours_js:
         app.add_js_file(js, defer="defer")
+
+
+def latex_macros(mathjax3_config) -> str:
+    """The book's MathJax macros (``mathjax3_config.tex.macros``) as LaTeX definitions, for the PDF edition.
+
+    ``\\providecommand`` then ``\\renewcommand``: a macro that LaTeX or a package already defines is replaced by the
+    book's meaning, and one that does not exist is created.
+    """
+    macros = ((mathjax3_config or {}).get("tex") or {}).get("macros") or {}
+    lines = []
+    for name, body in macros.items():
+        text, nargs = (body[0], int(body[1])) if isinstance(body, (list, tuple)) else (body, 0)
+        args = f"[{nargs}]" if nargs else ""
+        lines.append(f"\\providecommand{{\\{name}}}{{}}\\renewcommand{{\\{name}}}{args}{{{text}}}")
+    return "\n".join(lines)
+
+
+def _latex_setup(app, config):
+    """PDF edition: the book's math macros in the LaTeX preamble, so that one definition serves both outputs."""
+    elements = dict(config.latex_elements or {})
+    macros = latex_macros(config.mathjax3_config)
+    if macros and macros not in elements.get("preamble", ""):
+        elements["preamble"] = elements.get("preamble", "") + "\n% The book's macros (from mathjax3_config)\n" + macros + "\n"
+    config.latex_elements = elements
 
 
 def _drop_duplicate_scripts(app, pagename, templatename, context, doctree):
@@ -61,5 +88,6 @@ def setup(app):
     if STATIC not in paths:
         app.config.html_static_path.append(str(STATIC))
     app.connect("config-inited", _own_static_files)
+    app.connect("config-inited", _latex_setup)
     app.connect("html-page-context", _drop_duplicate_scripts, priority=900)
     return {"parallel_read_safe": True, "parallel_write_safe": True}

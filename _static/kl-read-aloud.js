@@ -442,7 +442,9 @@
     b.el.setAttribute('aria-current', 'true');
     var r = b.el.getBoundingClientRect();
     if (r.top < 60 || r.bottom > window.innerHeight - 20) {
-      b.el.scrollIntoView({ block: 'center', behavior: 'smooth' });
+      // Smooth scrolling only for readers who have not asked their system for reduced motion.
+      var still = window.matchMedia && window.matchMedia('(prefers-reduced-motion: reduce)').matches;
+      b.el.scrollIntoView({ block: 'center', behavior: still ? 'auto' : 'smooth' });
     }
   }
 

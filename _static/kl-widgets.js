@@ -29,13 +29,14 @@
 (function () {
   'use strict';
 
-  /* Colours with a fixed meaning, the same as kllib.plotting.COLORS. */
+  /* Colours with a fixed meaning, the same as kllib.plotting.COLORS in light mode. They are CSS variables
+     (kl-widgets.css), so the theme's dark mode gives them lighter shades that keep their contrast. */
   var COLORS = {
-    p: '#1f5fa8',
-    q: '#e07b00',
-    forward: '#2a9d4b',
-    reverse: '#c0392b',
-    neutral: '#555555'
+    p: 'var(--kl-color-p, #1f5fa8)',
+    q: 'var(--kl-color-q, #e07b00)',
+    forward: 'var(--kl-color-forward, #2a9d4b)',
+    reverse: 'var(--kl-color-reverse, #c0392b)',
+    neutral: 'var(--kl-color-neutral, #555555)'
   };
   var SVG_NS = 'http://www.w3.org/2000/svg';
   var uid = 0; // makes element ids unique when a page holds several widgets
@@ -274,6 +275,14 @@
 
   function svg(tag, attrs, children) {
     var node = document.createElementNS(SVG_NS, tag);
+    // A presentation attribute cannot hold var(--...): colours from CSS variables go into the style.
+    ['fill', 'stroke'].forEach(function (k) {
+      if (attrs && typeof attrs[k] === 'string' && attrs[k].indexOf('var(') === 0) {
+        node.style.setProperty(k, attrs[k]);
+        attrs = Object.assign({}, attrs);
+        delete attrs[k];
+      }
+    });
     setAttrs(node, attrs);
     append(node, children);
     return node;

@@ -3,7 +3,8 @@ r"""Entropy, cross-entropy and KL divergence of discrete distributions.
 Every function takes probability vectors (or logits, for :func:`kl_logits`) along
 ``axis`` (default ``-1``: each row is one distribution) and reduces over that axis.
 NumPy in gives NumPy out (a NumPy scalar for a single distribution); torch in gives a
-differentiable tensor. See :mod:`kllib._array` for the dispatch and validation rules.
+differentiable tensor, any other array-API array (JAX, ``array-api-strict``, ...) gives an array of
+its own library. See :mod:`kllib._xp` for the dispatch and validation rules.
 
 Conventions at the edges (Cover & Thomas 2006, section 2.3):
 
@@ -14,44 +15,93 @@ Conventions at the edges (Cover & Thomas 2006, section 2.3):
 * In torch the gradient is finite wherever :math:`p = 0` (those terms are masked with
   ``torch.where`` so that no ``0 * inf`` reaches autograd); the gradient with respect to a
   zero entry of ``p`` is reported as 0.
+
+Accuracy near :math:`P \approx Q`. :func:`kl` computes each term as :math:`p \log(p/q)`, the way
+:func:`scipy.special.rel_entr` does (the ratio is close to 1 and its logarithm keeps its digits, where
+:math:`\log p - \log q` would cancel), and clips the sum at 0 so that rounding can never give a
+negative divergence. :func:`kl_logits` uses the form :math:`\sum_i p_i (e^{t_i} - 1 - t_i)` with
+:math:`t_i = \log(q_i/p_i)`, whose terms are all :math:`\ge 0`, so nothing cancels.
 """
 from __future__ import annotations
 
-from kllib import _array
+import math
+
+from kllib import _xp
 
 __all__ = ["entropy", "cross_entropy", "kl", "kl_logits"]
 
 
 def _prepare_pq(p, q, axis, validate, base, names=("p", "q"), logits=False):
-    _array.check_validate(validate)
-    log_base = _array.check_base(base)
-    ops, (p, q) = _array.prepare(p, q, names=names)
+    _xp.check_validate(validate)
+    log_base = _xp.check_base(base)
+    be, (p, q) = _xp.prepare(p, q, names=names)
     shown = axis
-    axis = _array.check_axis(axis, (p, names[0]), (q, names[1]))
-    _array.check_broadcast([(p, names[0]), (q, names[1])], axis=axis)
+    axis = _xp.check_axis(axis, (p, names[0]), (q, names[1]))
+    _xp.check_broadcast([(p, names[0]), (q, names[1])], axis=axis)
     if validate:
-        check = _array.check_logits if logits else _array.check_probs
-        check(ops, p, names[0], axis, shown)
-        check(ops, q, names[1], axis, shown)
-    return ops, p, q, axis, log_base
+        check = _xp.check_logits if logits else _xp.check_probs
+        check(be, p, names[0], axis, shown)
+        check(be, q, names[1], axis, shown)
+    return be, p, q, axis, log_base
 
 
-def _plogq(ops, p, q):
+def _plogq(be, p, q):
     r"""Elementwise :math:`p \log q`, 0 where :math:`p = 0`, :math:`-\infty` where only :math:`q = 0`.
 
     Gradients are finite where :math:`p = 0`: the unused branch never sees ``log 0``.
     """
+    xp = be.xp
     pos = p > 0
-    q_safe = ops.where(pos, q, 1.0)
-    return ops.where(pos, p * ops.log(q_safe), 0.0)
+    q_safe = xp.where(pos, q, 1.0)
+    return xp.where(pos, p * xp.log(q_safe), 0.0)
 
 
-def _plogpq(ops, p, q):
-    r"""Elementwise :math:`p \log(p/q)` with the conventions of the module (finite gradients at p = 0)."""
+def _eager(be):
+    """Whether data-dependent Python branches are allowed (not while tracing for vmap / compile / jit)."""
+    return be.is_numpy or (be.is_torch and be.checkable)
+
+
+def _plogpq(be, p, q):
+    r"""Elementwise :math:`p \log(p/q)`, accurate near :math:`p = q`.
+
+    Where :math:`1/2 < p/q < 2` the logarithm is ``log1p((p - q) / q)``: :math:`p - q` is exact there
+    (Sterbenz), so the term keeps its relative accuracy as :math:`p \to q`, where ``log(p / q)`` (one
+    rounding of a ratio close to 1) has an absolute error of :math:`\varepsilon` and
+    :math:`\log p - \log q` even more; elsewhere ``log(p / q)``, and where the ratio overflows or
+    underflows (subnormal :math:`q` or :math:`p`) :math:`\log p - \log q`. This is how
+    :func:`scipy.special.rel_entr` computes it. Conventions of the module, and finite gradients at
+    :math:`p = 0`.
+    """
+    xp = be.xp
     pos = p > 0
-    p_safe = ops.where(pos, p, 1.0)
-    q_safe = ops.where(pos, q, 1.0)
-    return ops.where(pos, p * (ops.log(p_safe) - ops.log(q_safe)), 0.0)
+    p_safe = xp.where(pos, p, 1.0)
+    q_safe = xp.where(pos, q, 1.0)
+    r = p_safe / q_safe
+    near = (r > 0.5) & (r < 2.0)
+    lr = xp.where(near, xp.log1p((p_safe - q_safe) / q_safe), xp.log(r))
+    ok = (r > 0) & (r < math.inf)
+    if _eager(be):
+        if not bool(xp.all(ok)):
+            lr = xp.where(ok, lr, xp.log(p_safe) - xp.log(q_safe))
+    else:
+        lr = xp.where(ok, lr, xp.log(p_safe) - xp.log(q_safe))
+    return xp.where(pos, p * lr, 0.0)
+
+
+def _js_terms(be, p, q):
+    r"""Elementwise :math:`p \log(2p/(p + q))`, accurate near :math:`p = q`: there
+    :math:`\log(2p/(p+q)) = \mathrm{log1p}((p - q)/(p + q))` with :math:`p - q` exact. Computed without
+    forming :math:`m = (p + q)/2`, whose rounding alone costs an absolute :math:`\varepsilon`, and
+    :math:`p + q` cannot underflow to 0 where :math:`p > 0` (as :math:`(p + q)/2` can for subnormal
+    :math:`p`)."""
+    xp = be.xp
+    pos = p > 0
+    p_safe = xp.where(pos, p, 1.0)
+    s = xp.where(pos, p + q, 1.0)
+    x = (p_safe - xp.where(pos, q, 1.0)) / s
+    near = x > -0.5
+    lr = xp.where(near, xp.log1p(xp.where(near, x, 0.0)), xp.log(2.0 * p_safe) - xp.log(s))
+    return xp.where(pos, p * lr, 0.0)
 
 
 def _in_base(x, log_base):
@@ -115,18 +165,18 @@ def entropy(p, *, base=None, axis=-1, validate=True):
     >>> entropy([[1.0, 0.0], [0.5, 0.5]], base=2)
     array([0., 1.])
     """
-    _array.check_validate(validate)
-    log_base = _array.check_base(base)
-    ops, (p,) = _array.prepare(p, names=("p",))
+    _xp.check_validate(validate)
+    log_base = _xp.check_base(base)
+    be, (p,) = _xp.prepare(p, names=("p",))
     shown = axis
-    axis = _array.check_axis(axis, (p, "p"))
+    axis = _xp.check_axis(axis, (p, "p"))
     if validate:
-        _array.check_probs(ops, p, "p", axis, shown)
-    with ops.errstate():
-        h = -ops.sum(_plogq(ops, p, p), axis=axis)
+        _xp.check_probs(be, p, "p", axis, shown)
+    with be.errstate():
+        h = -be.xp.sum(_plogq(be, p, p), axis=axis)
         # -0.0 for a point mass reads oddly: turn it into +0.0.
         h = h + 0.0
-    return ops.finish(_in_base(h, log_base))
+    return be.finish(_in_base(h, log_base))
 
 
 def cross_entropy(p, q, *, base=None, axis=-1, validate=True):
@@ -179,10 +229,10 @@ def cross_entropy(p, q, *, base=None, axis=-1, validate=True):
     >>> float(cross_entropy([0.5, 0.5], [1.0, 0.0]))
     inf
     """
-    ops, p, q, axis, log_base = _prepare_pq(p, q, axis, validate, base)
-    with ops.errstate():
-        h = -ops.sum(_plogq(ops, p, q), axis=axis) + 0.0
-    return ops.finish(_in_base(h, log_base))
+    be, p, q, axis, log_base = _prepare_pq(p, q, axis, validate, base)
+    with be.errstate():
+        h = -be.xp.sum(_plogq(be, p, q), axis=axis) + 0.0
+    return be.finish(_in_base(h, log_base))
 
 
 def kl(p, q, *, base=None, axis=-1, validate=True):
@@ -247,10 +297,13 @@ def kl(p, q, *, base=None, axis=-1, validate=True):
     >>> float(kl([0.0, 1.0], [0.5, 0.5], base=2)), float(kl([0.5, 0.5], [1.0, 0.0]))
     (1.0, inf)
     """
-    ops, p, q, axis, log_base = _prepare_pq(p, q, axis, validate, base)
-    with ops.errstate():
-        d = ops.sum(_plogpq(ops, p, q), axis=axis)
-    return ops.finish(_in_base(d, log_base))
+    be, p, q, axis, log_base = _prepare_pq(p, q, axis, validate, base)
+    xp = be.xp
+    with be.errstate():
+        d = xp.sum(_plogpq(be, p, q), axis=axis)
+        # >= 0 exactly: rounding of nearly equal distributions cannot make it negative (and no -0.0)
+        d = xp.clip(d, min=0.0) + 0.0
+    return be.finish(_in_base(d, log_base))
 
 
 def kl_logits(logits_p, logits_q, *, axis=-1, validate=True):
@@ -320,15 +373,58 @@ def kl_logits(logits_p, logits_q, *, axis=-1, validate=True):
     >>> float(kl_logits([0.0, -np.inf], [0.0, 0.0]))   # P = (1, 0), Q = (1/2, 1/2)
     0.6931471805599453
     """
-    ops, zp, zq, axis, _ = _prepare_pq(
+    be, zp, zq, axis, _ = _prepare_pq(
         logits_p, logits_q, axis, validate, None, names=("logits_p", "logits_q"), logits=True
     )
-    with ops.errstate():
-        lp = ops.log_softmax(zp, axis)
-        lq = ops.log_softmax(zq, axis)
-        p = ops.exp(lp)
+    xp = be.xp
+    with be.errstate():
+        lse_p = _xp.logsumexp(be, zp, axis, keepdims=True)
+        lse_q = _xp.logsumexp(be, zq, axis, keepdims=True)
+        p = xp.exp(zp - lse_p)
         pos = p > 0
-        lp_safe = ops.where(pos, lp, 0.0)
-        lq_safe = ops.where(pos, lq, 0.0)
-        d = ops.sum(ops.where(pos, p * (lp_safe - lq_safe), 0.0), axis=axis)
-    return ops.finish(d)
+        # t = log(q / p) = (z_q - z_p) + (lse_p - lse_q); KL = sum_i p_i (e^t_i - 1 - t_i), because
+        # sum_i p_i e^t_i = sum_i q_i = 1. Every term is >= 0, so nothing cancels near P = Q, and an error
+        # e in the shift lse_p - lse_q changes the sum only by e^e - 1 - e (second order).
+        t = xp.where(pos, zq - zp, 0.0) + (lse_p - lse_q)
+        d = _p_expm1_minus_x(be, p, t, zq - lse_q, pos)
+        d = xp.sum(d, axis=axis)
+        d = xp.clip(d, min=0.0) + 0.0
+    return be.finish(d)
+
+
+def _p_expm1_minus_x(be, p, t, lq, pos):
+    r""":math:`p (e^t - 1 - t)` elementwise where ``pos``, and :math:`q = e^{\log q}` where not; never overflowing.
+
+    Summed, this is :math:`\sum_i p_i \log(p_i/q_i) - p_i + q_i`, the KL divergence of two normalised
+    distributions, with every term :math:`\ge 0`. ``expm1(t) - t`` keeps a relative accuracy of about
+    :math:`\varepsilon / |t|`. Where :math:`e^t` could overflow (:math:`t` large, so :math:`p` is tiny)
+    :math:`p e^t = q` is used instead.
+    """
+    xp = be.xp
+    big = _big_exponent(be.dtype)
+    if _eager(be):
+        if not bool(xp.any(t > big)):
+            d = p * (xp.expm1(t) - t)
+        else:
+            d = _p_expm1_minus_x_big(be, p, t, lq, big)
+        if bool(xp.all(pos)):
+            return d
+    else:
+        d = _p_expm1_minus_x_big(be, p, t, lq, big)
+    # outcomes with p = 0 (a -inf logit, or underflow) contribute their q
+    return xp.where(pos, d, xp.exp(xp.where(pos, 0.0, lq)))
+
+
+def _p_expm1_minus_x_big(be, p, t, lq, big):
+    xp = be.xp
+    small = t <= big
+    ts = xp.where(small, t, 0.0)
+    a = p * (xp.expm1(ts) - ts)
+    tb = xp.where(small, 0.0, t)
+    b = xp.exp(xp.where(small, 0.0, lq)) - p * (1.0 + tb)
+    return xp.where(small, a, b)
+
+
+def _big_exponent(dtype):
+    """Half the log of the largest finite number of ``dtype``: e^t stays far from overflow below it."""
+    return 40.0 if _xp.float_eps(dtype) > 1e-10 else 350.0

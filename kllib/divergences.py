@@ -4,7 +4,13 @@ Hellinger and Rényi.
 Inputs, outputs and validation follow the rules of :mod:`kllib.discrete`: probability
 vectors along ``axis`` (default ``-1``), NumPy in gives NumPy out, torch in gives a
 differentiable tensor, ``validate=False`` skips the checks. Outcomes with :math:`p_i = 0`
-are masked so torch gradients stay finite there.
+are masked so torch gradients stay finite there. Any other array-API library (JAX,
+``array-api-strict``) gives its own arrays.
+
+Near :math:`P \approx Q` every function keeps its relative accuracy: :func:`js` takes logarithms of
+ratios (the :func:`scipy.special.rel_entr` way), :func:`hellinger` writes
+:math:`\sqrt{p} - \sqrt{q} = (p - q)/(\sqrt p + \sqrt q)`. :func:`renyi` works in log space (see its
+notes). No divergence is ever negative, and :func:`js` never exceeds :math:`\log 2`.
 """
 from __future__ import annotations
 
@@ -13,8 +19,8 @@ import numbers
 
 import numpy as np
 
-from kllib import _array
-from kllib.discrete import _in_base, _plogpq, _prepare_pq
+from kllib import _xp
+from kllib.discrete import _eager, _in_base, _js_terms, _prepare_pq
 
 __all__ = ["js", "js_distance", "tv", "hellinger", "renyi"]
 
@@ -32,7 +38,7 @@ def js(p, q, *, base=None, axis=-1, validate=True):
     supports. Its square root is a metric, :func:`js_distance`.
 
     Conventions: terms with :math:`p_i = 0` (resp. :math:`q_i = 0`) contribute 0; the
-    result is clipped at 0 from below to absorb rounding (so :func:`js_distance` never
+    result is clipped to :math:`[0, \log 2]` to absorb rounding (so :func:`js_distance` never
     sees a tiny negative number).
 
     Parameters
@@ -76,15 +82,15 @@ def js(p, q, *, base=None, axis=-1, validate=True):
     >>> round(float(js([0.5, 0.5], [0.9, 0.1])), 6) == round(float(js([0.9, 0.1], [0.5, 0.5])), 6)
     True
     """
-    ops, p, q, axis, log_base = _prepare_pq(p, q, axis, validate, base)
-    with ops.errstate():
-        # p log(p / m) with m = (p + q) / 2 is written as (2p) log(2p / (p + q)) / 2: the same rounding
-        # (scaling by 2 is exact), but p + q cannot underflow to 0 where p > 0, as (p + q) / 2 can
-        # for subnormal p (js([5e-324, 1], [0, 1]) would be inf instead of ~0).
-        s = p + q
-        d = 0.25 * ops.sum(_plogpq(ops, 2 * p, s), axis=axis) + 0.25 * ops.sum(_plogpq(ops, 2 * q, s), axis=axis)
-        d = ops.clamp_min(d, 0.0) + 0.0  # + 0.0 turns -0.0 into 0.0
-    return ops.finish(_in_base(d, log_base))
+    be, p, q, axis, log_base = _prepare_pq(p, q, axis, validate, base)
+    xp = be.xp
+    with be.errstate():
+        # p log(p / m) with m = (p + q) / 2, as p log(2p / (p + q)) = p log1p((p - q) / (p + q)) near p = q
+        # (see _js_terms); p + q cannot underflow to 0 where p > 0, as (p + q) / 2 can for subnormal p
+        # (js([5e-324, 1], [0, 1]) would be inf instead of ~0).
+        d = 0.5 * xp.sum(_js_terms(be, p, q), axis=axis) + 0.5 * xp.sum(_js_terms(be, q, p), axis=axis)
+        d = xp.clip(d, min=0.0, max=math.log(2.0)) + 0.0  # + 0.0 turns -0.0 into 0.0
+    return be.finish(_in_base(d, log_base))
 
 
 def js_distance(p, q, *, base=None, axis=-1, validate=True):
@@ -142,13 +148,17 @@ def js_distance(p, q, *, base=None, axis=-1, validate=True):
     True
     """
     d = js(p, q, base=base, axis=axis, validate=validate)
-    if _array._is_tensor(d):
+    if _xp._is_tensor(d):
         import torch
 
         # like torch.linalg.norm at 0: a zero gradient at P = Q instead of inf * 0 = nan
         pos = d > 0
         return torch.where(pos, torch.sqrt(torch.where(pos, d, 1.0)), 0.0)
-    return np.sqrt(d)
+    if isinstance(d, (np.ndarray, np.generic)):
+        return np.sqrt(d)
+    import array_api_compat
+
+    return array_api_compat.array_namespace(d).sqrt(d)
 
 
 def tv(p, q, *, axis=-1, validate=True):
@@ -194,9 +204,9 @@ def tv(p, q, *, axis=-1, validate=True):
     >>> round(float(tv([0.5, 0.5], [0.9, 0.1])), 12)
     0.4
     """
-    ops, p, q, axis, _ = _prepare_pq(p, q, axis, validate, None)
-    d = 0.5 * ops.sum(ops.abs(p - q), axis=axis)
-    return ops.finish(d)
+    be, p, q, axis, _ = _prepare_pq(p, q, axis, validate, None)
+    d = 0.5 * be.xp.sum(be.xp.abs(p - q), axis=axis)
+    return be.finish(d)
 
 
 def hellinger(p, q, *, axis=-1, validate=True):
@@ -210,8 +220,10 @@ def hellinger(p, q, *, axis=-1, validate=True):
     Normalisation: with the factor :math:`\tfrac12`, :math:`H = 1` exactly for disjoint
     supports (some texts omit it, giving values up to :math:`\sqrt2`). This function
     returns :math:`H`, not :math:`H^2`; square it for the squared distance. It is computed
-    from the sum of squares, which is accurate when :math:`P \approx Q` (the form
-    :math:`1 - \sum \sqrt{p_i q_i}` cancels). Related to total variation by
+    from the sum of squares, each difference written as
+    :math:`\sqrt{p_i} - \sqrt{q_i} = (p_i - q_i) / (\sqrt{p_i} + \sqrt{q_i})`, which keeps full relative
+    accuracy when :math:`P \approx Q` (both :math:`1 - \sum \sqrt{p_i q_i}` and the plain difference of
+    square roots cancel). Related to total variation by
     :math:`H^2 \le \delta \le \sqrt2\, H`.
 
     Parameters
@@ -249,15 +261,19 @@ def hellinger(p, q, *, axis=-1, validate=True):
     >>> round(float(hellinger([0.5, 0.5], [0.9, 0.1]) ** 2), 6)   # 1 - (sqrt(.45) + sqrt(.05))
     0.105573
     """
-    ops, p, q, axis, _ = _prepare_pq(p, q, axis, validate, None)
-    with ops.errstate():
+    be, p, q, axis, _ = _prepare_pq(p, q, axis, validate, None)
+    xp = be.xp
+    with be.errstate():
         # sqrt with a finite gradient at 0 (the true one is infinite): mask zeros.
-        sp = ops.where(p > 0, ops.sqrt(ops.where(p > 0, p, 1.0)), 0.0)
-        sq = ops.where(q > 0, ops.sqrt(ops.where(q > 0, q, 1.0)), 0.0)
-        h2 = 0.5 * ops.sum(ops.square(sp - sq), axis=axis)
-        h2 = ops.where(h2 > 0, h2, 0.0)
-        h = ops.where(h2 > 0, ops.sqrt(ops.where(h2 > 0, h2, 1.0)), 0.0)
-    return ops.finish(h)
+        sp = xp.where(p > 0, xp.sqrt(xp.where(p > 0, p, 1.0)), 0.0)
+        sq = xp.where(q > 0, xp.sqrt(xp.where(q > 0, q, 1.0)), 0.0)
+        den = sp + sq
+        # sqrt(p) - sqrt(q) = (p - q) / (sqrt(p) + sqrt(q)): p - q is exact for close p and q
+        diff = xp.where(den > 0, (p - q) / xp.where(den > 0, den, 1.0), 0.0)
+        h2 = 0.5 * xp.sum(diff * diff, axis=axis)
+        h2 = xp.clip(h2, min=0.0, max=1.0)
+        h = xp.where(h2 > 0, xp.sqrt(xp.where(h2 > 0, h2, 1.0)), 0.0)
+    return be.finish(h)
 
 
 def renyi(p, q, alpha, *, base=None, axis=-1, validate=True):
@@ -280,9 +296,13 @@ def renyi(p, q, alpha, *, base=None, axis=-1, validate=True):
     Conventions: terms with :math:`p_i = 0` contribute 0. For :math:`\alpha > 1` (and
     :math:`\alpha = \infty`) a :math:`p_i > 0` where :math:`q_i = 0` gives ``inf``; for
     :math:`\alpha < 1` it contributes 0, and only disjoint supports give ``inf``. The sum is
-    evaluated in log space (``logsumexp``, shifted by the largest :math:`\log(p_i/q_i)`, so that
-    nothing overflows even for a huge finite :math:`\alpha`), and the result is clipped at 0
-    from below to absorb rounding. For :math:`\alpha` within about :math:`10^{-8}` of 1 the
+    evaluated in log space without overflow for every :math:`\alpha`, even a huge finite one in
+    float32 or half precision: for :math:`\alpha < 1` as ``logsumexp`` of
+    :math:`\alpha \log p_i + (1 - \alpha) \log q_i` (no term exceeds 1, so no shift, which would cancel
+    for an extreme ratio :math:`p_i/q_i`), for :math:`\alpha > 1` shifted by the largest
+    :math:`\log(p_i/q_i)`. The result is clipped at 0 from below to absorb rounding. Near
+    :math:`P \approx Q` the absolute error is about :math:`\varepsilon / |\alpha - 1|`, the size of the
+    rounding of :math:`\sum_i p_i` itself, so the relative error grows as the divergence shrinks. For :math:`\alpha` within about :math:`10^{-8}` of 1 the
     formula loses relative accuracy, so prefer ``alpha=1``.
 
     Parameters
@@ -337,40 +357,73 @@ def renyi(p, q, alpha, *, base=None, axis=-1, validate=True):
         from kllib.discrete import kl
 
         return kl(p, q, base=base, axis=axis, validate=validate)
-    ops, p, q, axis, log_base = _prepare_pq(p, q, axis, validate, base)
-    with ops.errstate():
+    be, p, q, axis, log_base = _prepare_pq(p, q, axis, validate, base)
+    xp = be.xp
+    inf = math.inf
+    with be.errstate():
         pos = p > 0
         if a == 0.0:
-            mass = ops.sum(ops.where(pos, q, 0.0), axis=axis)
-            m_safe = ops.where(mass > 0, mass, 1.0)
-            d = ops.where(mass > 0, -ops.log(m_safe), float("inf"))
-            d = ops.clamp_min(d, 0.0) + 0.0  # rounding can give mass 1 + 1e-16; and no -0.0
+            mass = xp.sum(xp.where(pos, q, 0.0), axis=axis)
+            m_safe = xp.where(mass > 0, mass, 1.0)
+            d = xp.where(mass > 0, -xp.log(m_safe), inf)
+            d = xp.clip(d, min=0.0) + 0.0  # rounding can give mass 1 + 1e-16; and no -0.0
         elif math.isinf(a):
             qpos = q > 0
             both = pos & qpos
-            lr = ops.log(ops.where(both, p, 1.0)) - ops.log(ops.where(both, q, 1.0))
-            lr = ops.where(both, lr, float("-inf"))
-            lr = ops.where(pos & ~qpos, float("inf"), lr)
-            d = ops.amax(lr, axis=axis)
+            lr = _log_pq(be, xp.where(both, p, 1.0), xp.where(both, q, 1.0))
+            lr = xp.where(both, lr, -inf)
+            lr = xp.where(pos & ~qpos, inf, lr)
+            d = xp.max(lr, axis=axis)
         else:
-            qpos = q > 0
-            both = pos & qpos
-            lq = ops.log(ops.where(both, q, 1.0))
-            lr = ops.where(both, ops.log(ops.where(both, p, 1.0)) - lq, float("-inf"))  # log(p/q)
-            # p^a q^(1-a) = q exp(a lr). Shift by the largest log-ratio M so that a * (lr - M) <= 0
-            # never overflows, even for a huge finite alpha:
-            #   D_a = a/(a-1) M + 1/(a-1) log sum_i q_i exp(a (lr_i - M)).
-            m_keep = ops.amax(lr, axis, keepdims=True)
-            m_keep = ops.where(m_keep > float("-inf"), m_keep, 0.0)   # disjoint supports: no term
-            m = ops.amax(lr, axis)
-            m = ops.where(m > float("-inf"), m, 0.0)
-            # terms where p = 0 or q = 0 are 0 (-inf in log space), except p > 0 = q with a > 1 (+inf)
-            terms = ops.where(both, lq + a * (lr - m_keep), float("-inf"))
-            if a > 1:
-                terms = ops.where(pos & ~qpos, float("inf"), terms)
-            lse = ops.logsumexp(terms, axis)
-            d = (a / (a - 1.0)) * m + lse / (a - 1.0)
+            d = _renyi_finite(be, p, q, a, axis)
             # D_alpha >= 0 (Hölder: the sum is <= 1 for alpha < 1 and >= 1 for alpha > 1); rounding
             # near P = Q can give -1e-17, so clip at 0 as js does (and turn -0.0 into 0.0).
-            d = ops.clamp_min(d, 0.0) + 0.0
-    return ops.finish(_in_base(d, log_base))
+            d = xp.clip(d, min=0.0) + 0.0
+    return be.finish(_in_base(d, log_base))
+
+
+def _log_pq(be, p, q):
+    """``log(p / q)`` for positive entries: one rounding of the ratio (accurate near 1), falling back to
+    ``log p - log q`` where the ratio overflows or underflows."""
+    xp = be.xp
+    r = p / q
+    lr = xp.log(r)
+    ok = (r > 0) & (r < math.inf)
+    if _eager(be) and bool(xp.all(ok)):
+        return lr
+    return xp.where(ok, lr, xp.log(p) - xp.log(q))
+
+
+def _renyi_finite(be, p, q, a, axis):
+    r"""D_alpha for a finite alpha not in {0, 1}, per slice along ``axis`` (before clipping)."""
+    xp = be.xp
+    inf = math.inf
+    pos = p > 0
+    qpos = q > 0
+    both = pos & qpos
+    lp = xp.log(xp.where(both, p, 1.0))
+    lq = xp.log(xp.where(both, q, 1.0))
+    if a < 1:
+        # p^a q^(1-a) <= max(p, q) <= 1: nothing can overflow, so no shift is needed (a shift by the
+        # largest log-ratio, as below, cancels against the sum and loses digits for an extreme ratio).
+        # Terms with q = 0 < p are 0 for alpha < 1.
+        terms = xp.where(both, a * lp + (1.0 - a) * lq, -inf)
+        return _xp.logsumexp(be, terms, axis) / (a - 1.0)
+    lr = xp.where(both, _log_pq(be, xp.where(both, p, 1.0), xp.where(both, q, 1.0)), -inf)  # log(p/q)
+    # p^a q^(1-a) = q exp(a lr). Shift by the largest log-ratio M so that a (lr - M) <= 0 never
+    # overflows, even for a huge finite alpha:
+    #   D_a = a/(a-1) M + 1/(a-1) log sum_i q_i exp(a (lr_i - M)).
+    m_keep = xp.max(lr, axis=axis, keepdims=True)
+    m_keep = xp.where(m_keep > -inf, m_keep, 0.0)   # disjoint supports: no term
+    m = xp.squeeze(m_keep, axis=axis)
+    # a multiplier of a float32 array must stay finite (1e300 would round to inf, and inf * 0 = nan)
+    a_eff = min(a, 0.5 * float(_max_float(be.dtype)))
+    terms = xp.where(both, lq + a_eff * (xp.where(both, lr, 0.0) - m_keep), -inf)
+    # terms where p = 0 or q = 0 are 0 (-inf in log space), except p > 0 = q (+inf for alpha > 1)
+    terms = xp.where(pos & ~qpos, inf, terms)
+    lse = _xp.logsumexp(be, terms, axis)
+    return (a / (a - 1.0)) * m + lse / (a - 1.0)
+
+
+def _max_float(dtype):
+    return np.finfo(np.float64).max if _xp.float_eps(dtype) < 1e-10 else np.finfo(np.float32).max

@@ -1,16 +1,18 @@
 r"""Closed-form KL divergences between Gaussians.
 
 NumPy in gives NumPy out, torch in gives a differentiable tensor; the floating dtype of
-the array inputs is kept and Python numbers adopt it (see :mod:`kllib._array`). Results
+the array inputs is kept and Python numbers adopt it; half precision is computed in float32 (see
+:mod:`kllib._xp`). Any other array-API library (JAX, ``array-api-strict``) gives its own arrays. Results
 are in nats.
 """
 from __future__ import annotations
 
+import math
 import numbers
 
 import numpy as np
 
-from kllib import _array
+from kllib import _xp
 
 __all__ = ["kl_normal", "kl_mvn", "kl_std_normal"]
 
@@ -25,7 +27,7 @@ def kl_normal(mu_p, sigma_p, mu_q, sigma_q, *, validate=True):
 
     Computed as :math:`\tfrac12\big(e^{2\ell} - 1 - 2\ell\big) +
     \tfrac12 \big((\mu_p - \mu_q)/\sigma_q\big)^2` with :math:`\ell = \log\sigma_p - \log\sigma_q`,
-    where :math:`e^{x} - 1 - x` uses ``expm1`` and, for :math:`|x| < 1/2`, its Taylor series, so the
+    where :math:`e^{x} - 1 - x` uses ``expm1`` and, for :math:`|x| < 1`, its Taylor series, so the
     result keeps full relative accuracy when the two are close (no cancellation in
     :math:`\rho - 1 - \log \rho`, :math:`\rho = \sigma_p^2/\sigma_q^2`).
 
@@ -62,59 +64,127 @@ def kl_normal(mu_p, sigma_p, mu_q, sigma_q, *, validate=True):
     >>> round(float(kl_normal(0.0, 1.0, 0.0, 2.0)), 6), round(float(kl_normal(0.0, 2.0, 0.0, 1.0)), 6)
     (0.318147, 0.806853)
     """
-    _array.check_validate(validate)
+    _xp.check_validate(validate)
     names = ("mu_p", "sigma_p", "mu_q", "sigma_q")
-    ops, (mp, sp, mq, sq) = _array.prepare(mu_p, sigma_p, mu_q, sigma_q, names=names)
-    _array.check_broadcast([(mp, "mu_p"), (sp, "sigma_p"), (mq, "mu_q"), (sq, "sigma_q")])
+    be, (mp, sp, mq, sq) = _xp.prepare(mu_p, sigma_p, mu_q, sigma_q, names=names)
+    _xp.check_broadcast([(mp, "mu_p"), (sp, "sigma_p"), (mq, "mu_q"), (sq, "sigma_q")])
     if validate:
-        _array.check_finite(ops, mp, "mu_p")
-        _array.check_finite(ops, mq, "mu_q")
-        _array.check_positive(ops, sp, "sigma_p")
-        _array.check_positive(ops, sq, "sigma_q")
-    with ops.errstate():
-        ell = ops.log(sp) - ops.log(sq)
+        _xp.check_finite(be, mp, "mu_p")
+        _xp.check_finite(be, mq, "mu_q")
+        _xp.check_positive(be, sp, "sigma_p")
+        _xp.check_positive(be, sq, "sigma_q")
+    xp = be.xp
+    with be.errstate():
+        ell = _log_ratio(be, sp, sq)
         z = (mp - mq) / sq
-        d = 0.5 * _array.expm1_minus_x(ops, 2.0 * ell) + 0.5 * ops.square(z)
-    return ops.finish(d)
+        d = 0.5 * _xp.expm1_minus_x(be, 2.0 * ell) + 0.5 * (z * z)
+    return be.finish(d)
+
+
+def _log_ratio(be, a, b):
+    """``log(a / b)`` for positive ``a``, ``b``: the ratio is rounded once, so it keeps its digits when
+    ``a`` is close to ``b``; where the ratio overflows or underflows, ``log a - log b``."""
+    xp = be.xp
+    r = a / b
+    lr = xp.log(r)
+    ok = (r > 0) & (r < math.inf)
+    if be.is_numpy or (be.is_torch and be.checkable):
+        if bool(xp.all(ok)):
+            return lr
+    return xp.where(ok, lr, xp.log(a) - xp.log(b))
 
 
 def _cov_location(batch_idx):
     return "" if len(batch_idx) == 0 else f" at batch index {tuple(int(i) for i in batch_idx)}"
 
 
-def _check_cov(ops, cov, name):
-    a = _array.check_finite(ops, cov, name)
-    if a.ndim < 2 or a.shape[-1] != a.shape[-2]:
-        raise ValueError(
-            f"{name} has shape {a.shape}: a covariance must be a square matrix (..., k, k)."
-        )
+def _check_cov(be, cov, name):
+    _xp.check_finite(be, cov, name)
+    if not be.checkable:
+        return
+    xp = be.xp
+    asym = xp.abs(cov - xp.matrix_transpose(cov))
+    scale = xp.max(xp.abs(cov), axis=(-2, -1), keepdims=True)
+    tol = math.sqrt(_xp.float_eps(be.out_dtype))
+    if not bool(xp.any(asym > tol * scale)):
+        return
+    a = _xp.to_numpy(be, cov)
     asym = np.abs(a - np.swapaxes(a, -1, -2))
     scale = np.maximum(np.max(np.abs(a), axis=(-2, -1), keepdims=True), np.finfo(a.dtype).tiny)
-    tol = np.sqrt(_array.float_eps(ops.dtype))
     bad = asym > tol * scale
-    if bad.any():
-        idx = np.argwhere(bad)[0]
-        b, (i, j) = idx[:-2], idx[-2:]
-        raise ValueError(
-            f"{name} is not symmetric{_cov_location(b)}: entry ({i}, {j}) differs from ({j}, {i}) "
-            f"by {asym[tuple(idx)]:.3g}. Symmetrise it with ({name} + {name}.T) / 2 "
-            f"(swap the last two axes for a batch)."
-        )
+    idx = np.argwhere(bad)[0]
+    b, (i, j) = idx[:-2], idx[-2:]
+    raise ValueError(
+        f"{name} is not symmetric{_cov_location(b)}: entry ({i}, {j}) differs from ({j}, {i}) "
+        f"by {asym[tuple(idx)]:.3g}. Symmetrise it with ({name} + {name}.T) / 2 "
+        f"(swap the last two axes for a batch)."
+    )
 
 
-def _cholesky(ops, cov, name):
-    L, failed = ops.cholesky(cov)
-    if L is None:
-        idx = np.argwhere(np.asarray(failed))
-        b = idx[0] if len(idx) else ()
-        k = cov.shape[-1]
-        eye = "torch.eye" if ops.is_torch else "np.eye"
-        raise ValueError(
-            f"{name} is not positive definite{_cov_location(b)} (its Cholesky factorisation failed): "
-            f"a covariance needs all eigenvalues > 0. If it is only singular up to rounding, "
-            f"add a small jitter: {name} + 1e-6 * {eye}({k})."
-        )
+def _not_pd(be, cov, name, failed):
+    idx = np.argwhere(np.asarray(failed))
+    b = idx[0] if len(idx) else ()
+    k = cov.shape[-1]
+    eye = "torch.eye" if be.is_torch else "np.eye"
+    return ValueError(
+        f"{name} is not positive definite{_cov_location(b)} (its Cholesky factorisation failed): "
+        f"a covariance needs all eigenvalues > 0. If it is only singular up to rounding, "
+        f"add a small jitter: {name} + 1e-6 * {eye}({k})."
+    )
+
+
+def _numpy_failures(a):
+    """Boolean array (batch shape) of the matrices whose NumPy Cholesky fails."""
+    batch = a.shape[:-2]
+    flat = a.reshape((-1,) + a.shape[-2:])
+    failed = np.zeros(flat.shape[0], dtype=bool)
+    for i, m in enumerate(flat):
+        try:
+            np.linalg.cholesky(m)
+        except np.linalg.LinAlgError:
+            failed[i] = True
+    return failed.reshape(batch)
+
+
+def _cholesky(be, cov, name):
+    """Lower Cholesky factor; a ValueError naming the batch entry that is not positive definite."""
+    xp = be.xp
+    if be.is_torch:
+        import torch
+
+        L, info = torch.linalg.cholesky_ex(cov)
+        if be.checkable and bool((info != 0).any()):
+            raise _not_pd(be, cov, name, (info != 0).cpu().numpy())
+        return L
+    try:
+        L = xp.linalg.cholesky(cov)
+    except Exception:  # NumPy's LinAlgError, or another library's
+        raise _not_pd(be, cov, name, _numpy_failures(_xp.to_numpy(be, cov))) from None
+    if not be.is_numpy and be.checkable and not bool(xp.all(xp.isfinite(L))):  # JAX returns NaN
+        raise _not_pd(be, cov, name, _numpy_failures(_xp.to_numpy(be, cov)))
     return L
+
+
+def _solve_lower(be, L, b):
+    """Solve ``L x = b`` for lower-triangular ``L`` (batched, no inverse)."""
+    xp = be.xp
+    if be.is_torch:
+        import torch
+
+        return torch.linalg.solve_triangular(L, b, upper=False)
+    if be.is_numpy:
+        from scipy.linalg import solve_triangular
+
+        if L.size == 0 or b.size == 0:  # SciPy refuses zero-size batches
+            return np.zeros(np.broadcast_shapes(L.shape[:-2], b.shape[:-2]) + b.shape[-2:], dtype=b.dtype)
+        try:  # 2-D always works; SciPy >= 1.15 also batches natively
+            return solve_triangular(L, b, lower=True)
+        except ValueError:  # pragma: no cover - older SciPy
+            Lf = L.reshape((-1,) + L.shape[-2:])
+            bf = b.reshape((-1,) + b.shape[-2:])
+            out = np.stack([solve_triangular(l_, b_, lower=True) for l_, b_ in zip(Lf, bf)])
+            return out.reshape(b.shape)
+    return xp.linalg.solve(L, b)  # the array API has no triangular solve
 
 
 def kl_mvn(mu_p, cov_p, mu_q, cov_q, *, validate=True):
@@ -130,7 +200,17 @@ def kl_mvn(mu_p, cov_p, mu_q, cov_q, *, validate=True):
     Computed with Cholesky factors :math:`\Sigma = L L^\top` and triangular solves, never
     an explicit inverse: :math:`\operatorname{tr}(\Sigma_q^{-1}\Sigma_p) = \|L_q^{-1} L_p\|_F^2`,
     the Mahalanobis term is :math:`\|L_q^{-1}(\mu_q - \mu_p)\|^2` and
-    :math:`\log\det\Sigma = 2\sum_i \log L_{ii}`.
+    :math:`\log\det\Sigma = 2\sum_i \log L_{ii}`. Since :math:`M = L_q^{-1} L_p` is lower triangular,
+    the trace, :math:`-k` and log-determinant terms are gathered as
+
+    .. math::
+
+        \operatorname{tr}(M M^\top) - k - \log\det(M M^\top)
+        = \sum_i \big(e^{\ell_i} - 1 - \ell_i\big) + \sum_{i > j} M_{ij}^2,
+        \qquad \ell_i = 2 \log \frac{(L_p)_{ii}}{(L_q)_{ii}},
+
+    a sum of non-negative terms (with :math:`e^\ell - 1 - \ell` from ``expm1`` and a series), so the
+    result keeps its relative accuracy, and is never negative, when the covariances are nearly equal.
 
     Parameters
     ----------
@@ -177,9 +257,10 @@ def kl_mvn(mu_p, cov_p, mu_q, cov_q, *, validate=True):
     >>> kl_mvn(np.zeros((3, 2)), np.eye(2), np.zeros(2), 2 * np.eye(2)).shape   # batched
     (3,)
     """
-    _array.check_validate(validate)
+    _xp.check_validate(validate)
     names = ("mu_p", "cov_p", "mu_q", "cov_q")
-    ops, (mp, cp, mq, cq) = _array.prepare(mu_p, cov_p, mu_q, cov_q, names=names)
+    be, (mp, cp, mq, cq) = _xp.prepare(mu_p, cov_p, mu_q, cov_q, names=names)
+    xp = be.xp
     for m, n in ((mp, "mu_p"), (mq, "mu_q")):
         if m.ndim < 1:
             raise ValueError(f"{n} is a scalar: a mean must have shape (..., k). Use kl_normal for scalars.")
@@ -200,27 +281,31 @@ def kl_mvn(mu_p, cov_p, mu_q, cov_q, *, validate=True):
                 f"mu_p has dimension k={k} but {n} has shape {tuple(x.shape)}: all four inputs must "
                 f"describe Gaussians in the same dimension."
             )
-    batch = _array.check_broadcast(
+    batch = _xp.check_broadcast(
         [(mp[..., 0], "mu_p batch"), (mq[..., 0], "mu_q batch"), (cp[..., 0, 0], "cov_p batch"), (cq[..., 0, 0], "cov_q batch")]
     )
     if validate:
-        _array.check_finite(ops, mp, "mu_p")
-        _array.check_finite(ops, mq, "mu_q")
-        _check_cov(ops, cp, "cov_p")
-        _check_cov(ops, cq, "cov_q")
-    Lp = _cholesky(ops, cp, "cov_p")
-    Lq = _cholesky(ops, cq, "cov_q")
-    Lp = ops.broadcast_to(Lp, tuple(batch) + (k, k))
-    Lq = ops.broadcast_to(Lq, tuple(batch) + (k, k))
-    diff = ops.broadcast_to(mq - mp, tuple(batch) + (k,))
-    with ops.errstate():
-        M = ops.solve_lower(Lq, Lp)                     # L_q^{-1} L_p
-        y = ops.solve_lower(Lq, diff[..., None])[..., 0]  # L_q^{-1} (mu_q - mu_p)
-        trace = ops.sum(ops.square(M), axis=(-2, -1))
-        mahal = ops.sum(ops.square(y), axis=-1)
-        logdet = ops.sum(ops.log(ops.diagonal(Lq)), axis=-1) - ops.sum(ops.log(ops.diagonal(Lp)), axis=-1)
-        d = 0.5 * (trace + mahal - k) + logdet
-    return ops.finish(d)
+        _xp.check_finite(be, mp, "mu_p")
+        _xp.check_finite(be, mq, "mu_q")
+        _check_cov(be, cp, "cov_p")
+        _check_cov(be, cq, "cov_q")
+    Lp = _cholesky(be, cp, "cov_p")
+    Lq = _cholesky(be, cq, "cov_q")
+    Lp = xp.broadcast_to(Lp, tuple(batch) + (k, k))
+    Lq = xp.broadcast_to(Lq, tuple(batch) + (k, k))
+    diff = xp.broadcast_to(mq - mp, tuple(batch) + (k,))
+    with be.errstate():
+        M = _solve_lower(be, Lq, Lp)                               # L_q^{-1} L_p, lower triangular
+        y = _solve_lower(be, Lq, diff[..., None])[..., 0]          # L_q^{-1} (mu_q - mu_p)
+        off = xp.sum(xp.square(xp.tril(M, k=-1)), axis=(-2, -1))   # sum_{i > j} M_ij^2
+        mahal = xp.sum(xp.square(y), axis=-1)
+        ell = 2.0 * _log_ratio(be, _diagonal(be, Lp), _diagonal(be, Lq))   # log M_ii^2
+        d = 0.5 * (xp.sum(_xp.expm1_minus_x(be, ell), axis=-1) + off + mahal)
+    return be.finish(d)
+
+
+def _diagonal(be, a):
+    return be.xp.linalg.diagonal(a)
 
 
 def kl_std_normal(mu, logvar, *, axis=-1, validate=True):
@@ -278,9 +363,9 @@ def kl_std_normal(mu, logvar, *, axis=-1, validate=True):
     >>> kl_std_normal(np.zeros((4, 8)), np.zeros((4, 8))).shape
     (4,)
     """
-    _array.check_validate(validate)
-    ops, (mu, lv) = _array.prepare(mu, logvar, names=("mu", "logvar"))
-    shape = _array.check_broadcast([(mu, "mu"), (lv, "logvar")])
+    _xp.check_validate(validate)
+    be, (mu, lv) = _xp.prepare(mu, logvar, names=("mu", "logvar"))
+    shape = _xp.check_broadcast([(mu, "mu"), (lv, "logvar")])
     if axis is not None and len(shape) == 0:
         raise ValueError("mu and logvar are scalars: pass axis=None, or arrays with a latent axis.")
     if axis is not None:
@@ -298,9 +383,11 @@ def kl_std_normal(mu, logvar, *, axis=-1, validate=True):
             raise ValueError(f"axis={axis!r} names the same axis twice.")
         axis = tuple(int(ax) for ax in axes) if isinstance(axis, tuple) else int(axis)
     if validate:
-        _array.check_finite(ops, mu, "mu")
-        _array.check_finite(ops, lv, "logvar")
-    with ops.errstate():
-        terms = ops.square(mu) + _array.expm1_minus_x(ops, lv)
-        d = 0.5 * ops.sum(terms, axis=axis)
-    return ops.finish(d)
+        _xp.check_finite(be, mu, "mu")
+        _xp.check_finite(be, lv, "logvar")
+    xp = be.xp
+    with be.errstate():
+        terms = mu * mu + _xp.expm1_minus_x(be, lv)
+        # axis=() sums over no axis in every library (torch's own sum(dim=()) would sum over all)
+        d = 0.5 * xp.sum(terms, axis=axis)
+    return be.finish(d)

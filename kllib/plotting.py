@@ -28,6 +28,11 @@ COLORS = {
 CYCLE = ["#1f5fa8", "#e07b00", "#2a9d4b", "#c0392b", "#7b3fa0", "#8c564b", "#17becf", "#555555"]
 
 STYLE = {
+    # Figures on an opaque white background (the inline backend would make it transparent): they stay
+    # readable on the site's dark mode, where the page shows them on a light card, and in print.
+    "figure.facecolor": "white",
+    "savefig.facecolor": "white",
+    "savefig.transparent": False,
     "figure.figsize": (6.4, 3.6),
     "figure.dpi": 100,
     "savefig.dpi": 150,

@@ -80,7 +80,9 @@ def _check_tensor(name: str, x) -> None:
         )
 
 
-def _check_inputs(logits_p, logits_q, reduction, chunk_size) -> None:
+def _check_inputs(logits_p, logits_q, reduction, chunk_size, validate=True) -> None:
+    if not isinstance(validate, bool):
+        raise TypeError(f"validate must be True or False, got {validate!r}.")
     _check_tensor("logits_p", logits_p)
     _check_tensor("logits_q", logits_q)
     if logits_p.shape != logits_q.shape:
@@ -133,18 +135,6 @@ def _raise_bad_rows(name: str, x: torch.Tensor, row_max: torch.Tensor, offset: i
     )
 
 
-def _check_chunk(name, x, logp, offset):
-    """Raise if a row of ``x`` has a NaN, a +inf or only -inf logits.
-
-    Each of these makes the whole row of ``log_softmax`` NaN, while a valid row has no NaN
-    at all, so looking at one column of ``logp`` is enough; the full diagnosis (which row,
-    which problem) runs only when something is wrong.
-    """
-    if bool(torch.isnan(logp[:, 0]).any()):
-        _raise_bad_rows(name, x, x.amax(dim=-1), offset)
-        raise ValueError(f"{name} gives NaN log-probabilities (rows {offset} to {offset + len(x) - 1}).")
-
-
 # --------------------------------------------------------------------------- kernels
 
 def _log_softmax(x, ctype):
@@ -155,33 +145,61 @@ def _softmax(x, ctype):
     return torch.softmax(x.to(ctype), dim=-1)
 
 
+def _lse_checked(name, x, offset, validate):
+    """Row-wise logsumexp; with ``validate``, raise if a row has a NaN, a +inf or only -inf logits
+    (each makes the row's logsumexp non-finite, which a valid row's never is)."""
+    lse = torch.logsumexp(x, dim=-1, keepdim=True)
+    if validate and not bool(torch.isfinite(lse).all()):
+        _raise_bad_rows(name, x, x.amax(dim=-1), offset)
+        raise ValueError(f"{name} gives non-finite log-probabilities (rows {offset} to {offset + len(x) - 1}).")
+    return lse
+
+
+_BIG = 40.0  # e^t - 1 - t is computed as q - p (1 + t) above this t, where p is tiny and e^t could overflow
+
+
 def _kl_chunk(xp, xq, ctype, validate, offset):
-    """Per-row KL(P || Q) for one chunk of rows, in ``ctype``."""
-    xp = xp.to(ctype)
-    lp = torch.log_softmax(xp, dim=-1)
-    lq = _log_softmax(xq, ctype)
-    if validate:
-        _check_chunk("logits_p", xp, lp, offset)
-        _check_chunk("logits_q", xq, lq, offset)
-    t = lp.sub_(lq)
-    t.mul_(torch.softmax(xp, dim=-1))  # softmax is faster than exp(log_softmax) on CPU
-    # The terms with p = 0 are 0 * (-inf), 0 * inf or 0 * nan = nan: nansum counts them as 0,
-    # which is the convention 0 log(0 / q) = 0. (Valid rows have no other nan.)
-    return t.nansum(dim=-1)
+    """Per-row KL(P || Q) for one chunk of rows, in ``ctype``.
+
+    With t = log(q / p) = (z_q - z_p) + (lse_p - lse_q), KL = sum_v p (e^t - 1 - t) + sum_{p = 0} q: every
+    term is >= 0, so nothing cancels near P = Q (the plain p (log p - log q) can even go negative), and an
+    error in the shift lse_p - lse_q enters only at second order.
+    """
+    xp, xq = xp.to(ctype), xq.to(ctype)
+    lse_p = _lse_checked("logits_p", xp, offset, validate)
+    lse_q = _lse_checked("logits_q", xq, offset, validate)
+    p = torch.exp(xp - lse_p)
+    q = torch.exp(xq - lse_q)
+    t = (xq - xp).add_(lse_p - lse_q)
+    tc = t.clamp(max=_BIG)
+    term = torch.expm1(tc).sub_(tc).mul_(p)
+    term = torch.where(t > _BIG, q - p * (1.0 + t), term)
+    term = torch.where(p > 0, term, q)
+    return term.sum(dim=-1).clamp_(min=0.0)
 
 
 def _js_chunk(xp, xq, ctype, validate, offset):
-    """Per-row (KL(P || M), KL(Q || M)) with M = (P + Q) / 2, for one chunk of rows."""
+    """Per-row (KL(P || M), KL(Q || M)) with M = (P + Q) / 2, for one chunk of rows.
+
+    As for KL, each is summed as sum_v p (e^t - 1 - t) + sum_{p = 0} m with t = log(m / p) =
+    log((1 + e^s) / 2), s = log(q / p), written as max(s, 0) + log1p(expm1(-|s|) / 2) so that nothing
+    overflows and nothing cancels near P = Q; p (e^t - 1) = (q - p) / 2 = p expm1(s) / 2.
+    """
     xp, xq = xp.to(ctype), xq.to(ctype)
-    lp = torch.log_softmax(xp, dim=-1)
-    lq = torch.log_softmax(xq, dim=-1)
-    if validate:
-        _check_chunk("logits_p", xp, lp, offset)
-        _check_chunk("logits_q", xq, lq, offset)
-    lm = torch.logaddexp(lp, lq).sub_(_LOG2)
-    tp = lp.sub_(lm).mul_(torch.softmax(xp, dim=-1))
-    tq = lq.sub_(lm).mul_(torch.softmax(xq, dim=-1))
-    return tp.nansum(dim=-1), tq.nansum(dim=-1)
+    lse_p = _lse_checked("logits_p", xp, offset, validate)
+    lse_q = _lse_checked("logits_q", xq, offset, validate)
+    p = torch.exp(xp - lse_p)
+    q = torch.exp(xq - lse_q)
+    s = (xq - xp).add_(lse_p - lse_q)
+    ell = torch.log1p(torch.expm1(-s.abs()).mul_(0.5))
+
+    def half_kl(a, b, s_ab):
+        # a (e^t - 1 - t) with t = log(m / a), s_ab = log(b / a); a (e^t - 1) = (b - a) / 2
+        t = s_ab.clamp(min=0.0).add_(ell)
+        e = torch.where(s_ab > 1.0, 0.5 * (b - a), 0.5 * a * torch.expm1(s_ab.clamp(max=1.0)))
+        return torch.where(a > 0, e - a * t, 0.5 * b).sum(dim=-1).clamp_(min=0.0)
+
+    return half_kl(p, q, s), half_kl(q, p, -s)
 
 
 def _row_scale(grad_out, reduction, i, j, n, ctype):
@@ -211,21 +229,32 @@ def _compute_dtype(a: torch.Tensor, b: torch.Tensor) -> torch.dtype:
 
 
 class _KLLogitsChunked(torch.autograd.Function):
+    """Chunked KL with a hand-written backward, in the form torch.func needs: a ``forward`` without
+    ``ctx`` (it also returns the per-row values, which are not differentiable) and a ``setup_context``.
+    The backward is once-differentiable: no second derivatives (``torch.func.hessian`` raises)."""
+
     @staticmethod
-    def forward(ctx, logits_p, logits_q, reduction, chunk_size, validate):
+    def forward(logits_p, logits_q, reduction, chunk_size, validate):
         n, v = logits_p.shape
         ctype = _compute_dtype(logits_p, logits_q)
         rows = torch.empty(n, dtype=ctype, device=logits_p.device)
         with torch.no_grad():
             for i, j in _chunks(n, chunk_size):
                 rows[i:j] = _kl_chunk(logits_p[i:j], logits_q[i:j], ctype, validate, i)
+        return _reduce(rows, reduction, n).clone(), rows  # clone: the output must not be `rows` itself
+
+    @staticmethod
+    def setup_context(ctx, inputs, output):
+        logits_p, logits_q, reduction, chunk_size, _ = inputs
+        _, rows = output
+        ctx.mark_non_differentiable(rows)
         ctx.save_for_backward(logits_p, logits_q, rows)
-        ctx.reduction, ctx.chunk_size, ctx.ctype = reduction, chunk_size, ctype
-        return _reduce(rows, reduction, n)
+        ctx.reduction, ctx.chunk_size = reduction, chunk_size
+        ctx.ctype = _compute_dtype(logits_p, logits_q)
 
     @staticmethod
     @torch.autograd.function.once_differentiable
-    def backward(ctx, grad_out):
+    def backward(ctx, grad_out, _grad_rows):
         logits_p, logits_q, rows = ctx.saved_tensors
         need_p, need_q = ctx.needs_input_grad[0], ctx.needs_input_grad[1]
         n, v = logits_p.shape
@@ -254,8 +283,10 @@ class _KLLogitsChunked(torch.autograd.Function):
 
 
 class _JSLogitsChunked(torch.autograd.Function):
+    """Chunked JS, in the torch.func form (see :class:`_KLLogitsChunked`)."""
+
     @staticmethod
-    def forward(ctx, logits_p, logits_q, reduction, chunk_size, validate):
+    def forward(logits_p, logits_q, reduction, chunk_size, validate):
         n, v = logits_p.shape
         ctype = _compute_dtype(logits_p, logits_q)
         kl_pm = torch.empty(n, dtype=ctype, device=logits_p.device)
@@ -263,13 +294,21 @@ class _JSLogitsChunked(torch.autograd.Function):
         with torch.no_grad():
             for i, j in _chunks(n, chunk_size):
                 kl_pm[i:j], kl_qm[i:j] = _js_chunk(logits_p[i:j], logits_q[i:j], ctype, validate, i)
+        # each row in [0, log 2] exactly, whatever the rounding
+        return _reduce((0.5 * (kl_pm + kl_qm)).clamp_(0.0, _LOG2), reduction, n).clone(), kl_pm, kl_qm
+
+    @staticmethod
+    def setup_context(ctx, inputs, output):
+        logits_p, logits_q, reduction, chunk_size, _ = inputs
+        _, kl_pm, kl_qm = output
+        ctx.mark_non_differentiable(kl_pm, kl_qm)
         ctx.save_for_backward(logits_p, logits_q, kl_pm, kl_qm)
-        ctx.reduction, ctx.chunk_size, ctx.ctype = reduction, chunk_size, ctype
-        return _reduce(0.5 * (kl_pm + kl_qm), reduction, n)
+        ctx.reduction, ctx.chunk_size = reduction, chunk_size
+        ctx.ctype = _compute_dtype(logits_p, logits_q)
 
     @staticmethod
     @torch.autograd.function.once_differentiable
-    def backward(ctx, grad_out):
+    def backward(ctx, grad_out, _g1, _g2):
         logits_p, logits_q, kl_pm, kl_qm = ctx.saved_tensors
         need_p, need_q = ctx.needs_input_grad[0], ctx.needs_input_grad[1]
         n, v = logits_p.shape
@@ -331,8 +370,9 @@ def kl_logits_chunked(logits_p, logits_q, *, reduction="batchmean", chunk_size=N
         rounding.
     validate : bool
         ``True`` (the default): check every row for NaN, +inf and all -inf logits, chunk by chunk, and raise a
-        ``ValueError`` naming the row (this costs almost nothing: such rows make
-        ``log_softmax`` NaN, so one column of it is checked). ``False`` skips these checks (type and shape are always
+        ``ValueError`` naming the row (this costs almost nothing: such rows, and only they, make
+        the row's ``logsumexp`` non-finite, and that is computed anyway). Skipped while ``torch.compile``
+        traces. ``False`` skips these checks (type and shape are always
         checked); bad rows then give meaningless values, not necessarily NaN.
 
     Returns
@@ -386,10 +426,10 @@ def kl_logits_chunked(logits_p, logits_q, *, reduction="batchmean", chunk_size=N
     S. Kullback and R. A. Leibler, "On information and sufficiency", *Ann. Math. Statist.*
     22(1):79-86, 1951.
     """
-    _check_inputs(logits_p, logits_q, reduction, chunk_size)
+    _check_inputs(logits_p, logits_q, reduction, chunk_size, validate)
     n, v = logits_p.shape
     cs = default_chunk_size(n, v) if chunk_size is None else int(chunk_size)
-    return _KLLogitsChunked.apply(logits_p, logits_q, reduction, cs, bool(validate))
+    return _KLLogitsChunked.apply(logits_p, logits_q, reduction, cs, _checkable(validate, logits_p, logits_q))[0]
 
 
 def js_logits_chunked(logits_p, logits_q, *, reduction="batchmean", chunk_size=None, validate=True):
@@ -453,7 +493,16 @@ def js_logits_chunked(logits_p, logits_q, *, reduction="batchmean", chunk_size=N
     J. Lin, "Divergence measures based on the Shannon entropy", *IEEE Trans. Inf. Theory*
     37(1):145-151, 1991.
     """
-    _check_inputs(logits_p, logits_q, reduction, chunk_size)
+    _check_inputs(logits_p, logits_q, reduction, chunk_size, validate)
     n, v = logits_p.shape
     cs = default_chunk_size(n, v) if chunk_size is None else int(chunk_size)
-    return _JSLogitsChunked.apply(logits_p, logits_q, reduction, cs, bool(validate))
+    return _JSLogitsChunked.apply(logits_p, logits_q, reduction, cs, _checkable(validate, logits_p, logits_q))[0]
+
+
+def _checkable(validate, *xs):
+    """Run the row checks only when the values are known (not while torch.compile traces)."""
+    if not validate:
+        return False
+    from kllib._xp import _torch_checkable
+
+    return _torch_checkable(torch, xs)

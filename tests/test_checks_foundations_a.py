@@ -1,4 +1,4 @@
-"""The exercise checks of chapters 1-3 (definitions, information theory, asymmetry).
+"""The exercise checks of chapters 1-3 (definitions, information theory, asymmetry) and of mutual information.
 
 Each reference solution passes; each typical wrong implementation fails with the message
 that names its mistake.
@@ -67,6 +67,15 @@ def test_kl_bits_unwritten_says_so():
         checks.kl_bits_exercise(stub)
 
 
+def test_kl_bits_handed_a_float_says_so():
+    # issue 17: the chapter once bound `kl_bits` to a float; a failed answer cell then handed the float to the check
+    from kllib.checks import definitions
+
+    for check in (checks.kl_bits_exercise, definitions.kl_bits_exercise):
+        with pytest.raises(CheckError, match="(?s)float.*0.35.*def kl_bits"):
+            check(0.35)
+
+
 # ---------------------------------------------------------------------- information theory
 def soft_ce_ok(logits, targets):
     return float(np.mean(-np.sum(targets * log_softmax(logits, axis=-1), axis=-1)))
@@ -123,6 +132,67 @@ def test_soft_cross_entropy_typical_mistakes_are_named(name):
     fn, message = SOFT_CE_WRONG[name]
     with np.errstate(all="ignore"), pytest.raises(CheckError, match=message):
         checks.soft_cross_entropy_exercise(fn)
+
+
+# ---------------------------------------------------------------------- mutual information
+def mi_bits_ok(joint):
+    j = np.asarray(joint, float)
+    prod = j.sum(1, keepdims=True) * j.sum(0, keepdims=True)
+    m = j > 0
+    return float(np.sum(j[m] * np.log2(j[m] / prod[m])))
+
+
+def _ent2(p):
+    p = np.asarray(p, float).ravel()
+    p = p[p > 0]
+    return float(-np.sum(p * np.log2(p)))
+
+
+def _mi_naive(joint):
+    j = np.asarray(joint, float)
+    with np.errstate(all="ignore"):
+        return float(np.sum(j * np.log2(j / np.outer(j.sum(1), j.sum(0)))))
+
+
+def _mi_reversed(joint):
+    j = np.asarray(joint, float)
+    prod = np.outer(j.sum(1), j.sum(0))
+    with np.errstate(all="ignore"):
+        return float(np.sum(prod * np.log2(prod / j)))
+
+
+MI_WRONG = {
+    "nats": (lambda j: mi_bits_ok(j) * np.log(2), "nats"),
+    "nan on empty cells": (_mi_naive, "contribute 0"),
+    "reversed": (_mi_reversed, "wrong way round|returns inf"),
+    "entropies added": (lambda j: _ent2(np.sum(j, 1)) + _ent2(np.sum(j, 0)) + _ent2(j), "wrong signs"),
+    "sign": (lambda j: -mi_bits_ok(j), "sign is flipped"),
+    "joint entropy": (lambda j: _ent2(j), "joint entropy"),
+    "unweighted": (lambda j: float(np.sum(np.log2(np.asarray(j) / np.outer(np.sum(j, 1), np.sum(j, 0))))),
+                   "weighted by p\\(x, y\\)|returns nan|returns -inf|not right"),
+}
+
+
+def test_mi_bits_reference_passes(capsys):
+    checks.mi_bits_exercise(mi_bits_ok)
+    assert "all 7 checks passed" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("name", MI_WRONG)
+def test_mi_bits_typical_mistakes_are_named(name):
+    fn, message = MI_WRONG[name]
+    with np.errstate(all="ignore"), pytest.raises(CheckError, match=message):
+        checks.mi_bits_exercise(fn)
+
+
+def test_mi_bits_unwritten_and_not_a_function():
+    def stub(joint):
+        raise NotImplementedError()
+
+    with pytest.raises(CheckError, match="not written yet"):
+        checks.mi_bits_exercise(stub)
+    with pytest.raises(CheckError, match="(?s)float.*mi_bits"):
+        checks.mi_bits_exercise(0.31)
 
 
 # ------------------------------------------------------------------------------- asymmetry
@@ -197,7 +267,7 @@ def test_moment_match_typical_mistakes_are_named(name):
 
 # ------------------------------------------------------------------ every check, found in review
 EXERCISES = [checks.kl_bits_exercise, checks.soft_cross_entropy_exercise, checks.kl_on_grid_exercise,
-             checks.moment_match_exercise]
+             checks.moment_match_exercise, checks.mi_bits_exercise]
 
 
 @pytest.mark.parametrize("exercise", EXERCISES, ids=lambda f: f.__name__)
@@ -211,7 +281,7 @@ def test_a_forgotten_return_is_named(exercise):
 
 
 @pytest.mark.parametrize("module", ["kllib.checks.definitions", "kllib.checks.information_theory",
-                                    "kllib.checks.asymmetry"])
+                                    "kllib.checks.asymmetry", "kllib.checks.mutual_information"])
 def test_docstring_examples_run(module):
     import doctest
     import importlib

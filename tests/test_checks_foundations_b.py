@@ -181,6 +181,49 @@ def test_k3_mistakes_are_named(name):
     assert message in str(err.value)
 
 
+# --------------------------------------------------------------------------- estimating KL from samples alone
+def _knn_parts(x, y):
+    x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
+    d_xx = np.abs(x[:, None] - x[None, :])
+    np.fill_diagonal(d_xx, np.inf)
+    return d_xx.min(1), np.abs(x[:, None] - y[None, :]).min(1), len(x), len(y)
+
+
+def knn_ok(x, y):
+    rho, nu, n, m = _knn_parts(x, y)
+    return float(np.mean(np.log(nu / rho)) + np.log(m / (n - 1)))
+
+
+def _knn_self(x, y):
+    x = np.asarray(x, dtype=float)
+    rho = np.abs(x[:, None] - x[None, :]).min(1)        # includes the point itself: distance 0
+    _, nu, n, m = _knn_parts(x, y)
+    with np.errstate(divide="ignore"):
+        return float(np.mean(np.log(nu / rho)) + np.log(m / (n - 1)))
+
+
+KNN_WRONG = {
+    "no correction": (lambda x, y: knn_ok(x, y) - np.log(len(y) / (len(x) - 1)), "sample-size correction"),
+    "n not n-1": (lambda x, y: knn_ok(x, y) - np.log(len(y) / (len(x) - 1)) + np.log(len(y) / len(x)), "n − 1 points"),
+    "upside down": (lambda x, y: -knn_ok(x, y) + 2 * np.log(len(y) / (len(x) - 1)), "upside down"),
+    "self neighbour": (_knn_self, "its own nearest neighbour"),
+    "not a number": (lambda x, y: [knn_ok(x, y)] * 2, "return one number"),
+}
+
+
+def test_kl_knn_reference_passes(capsys):
+    checks.kl_knn_exercise(knn_ok)
+    assert "all 5 checks passed" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("name", sorted(KNN_WRONG))
+def test_kl_knn_mistakes_are_named(name):
+    fn, message = KNN_WRONG[name]
+    with pytest.raises(CheckError) as err:
+        checks.kl_knn_exercise(fn)
+    assert message in str(err.value)
+
+
 def test_checks_are_reexported():
-    for name in ("kl_normal_exercise", "kl_mvn_exercise", "js_exercise", "k3_exercise"):
+    for name in ("kl_normal_exercise", "kl_mvn_exercise", "js_exercise", "k3_exercise", "kl_knn_exercise"):
         assert callable(getattr(checks, name))

@@ -10,18 +10,19 @@ from kllib.rl import CategoricalPolicy, GaussianPolicy, evaluate, gae, kl_estima
 from kllib.rl.common import Runner
 
 
-def naive_gae(rewards, values, dones, last_value, gamma, lam):
+def naive_gae(rewards, values, terminated, truncated, final_values, last_value, gamma, lam):
     """Advantages as explicit sums of discounted TD errors, one environment and one step at a time."""
     T, N = rewards.shape
     adv = np.zeros((T, N))
     for i in range(N):
         v_next = np.append(values[1:, i], last_value[i])
-        delta = rewards[:, i] + gamma * (1 - dones[:, i]) * v_next - values[:, i]
+        v_next = np.where(truncated[:, i] > 0, final_values[:, i], v_next)
+        delta = rewards[:, i] + gamma * (1 - terminated[:, i]) * v_next - values[:, i]
         for t in range(T):
             total, weight = 0.0, 1.0
             for k in range(t, T):
                 total += weight * delta[k]
-                if dones[k, i]:
+                if terminated[k, i] or truncated[k, i]:
                     break
                 weight *= gamma * lam
             adv[t, i] = total
@@ -35,10 +36,13 @@ def test_gae_matches_naive_sums(seed, gamma, lam):
     T, N = 7, 3
     r = rng.normal(size=(T, N))
     v = rng.normal(size=(T, N))
-    d = (rng.random((T, N)) < 0.3).astype(float)
+    end = rng.random((T, N))
+    term = (end < 0.2).astype(float)
+    trunc = ((end >= 0.2) & (end < 0.35)).astype(float)
+    final = rng.normal(size=(T, N)) * trunc
     last = rng.normal(size=N)
-    adv, ret = gae(r, v, d, last, gamma, lam)
-    np.testing.assert_allclose(adv, naive_gae(r, v, d, last, gamma, lam), rtol=1e-10, atol=1e-10)
+    adv, ret = gae(r, v, term, trunc, final, last, gamma, lam)
+    np.testing.assert_allclose(adv, naive_gae(r, v, term, trunc, final, last, gamma, lam), rtol=1e-10, atol=1e-10)
     np.testing.assert_allclose(ret, adv + v)
 
 
@@ -46,13 +50,28 @@ def test_gae_special_cases_and_types():
     r = torch.tensor([[1.0], [1.0], [1.0]])
     v = torch.zeros(3, 1)
     d = torch.tensor([[0.0], [1.0], [0.0]])
-    adv, ret = gae(r, v, d, torch.tensor([5.0]), gamma=0.5, lam=1.0)
+    z = torch.zeros(3, 1)
+    adv, ret = gae(r, v, d, z, z, torch.tensor([5.0]), gamma=0.5, lam=1.0)
     assert isinstance(adv, torch.Tensor) and adv.dtype == torch.float32
-    # episode ends after step 1: no bootstrap across it; the last step bootstraps 0.5 * 5.
+    # episode terminates after step 1: no bootstrap across it; the last step bootstraps 0.5 * 5.
     assert adv[:, 0].tolist() == [1.5, 1.0, 3.5]
     # lam = 0: one-step TD errors.
-    adv0, _ = gae(r, v, d, torch.tensor([5.0]), gamma=0.5, lam=0.0)
+    adv0, _ = gae(r, v, d, z, z, torch.tensor([5.0]), gamma=0.5, lam=0.0)
     assert adv0[:, 0].tolist() == [1.0, 1.0, 3.5]
+    # truncated after step 1 with V(final obs) = 2: that value is bootstrapped, the sum still stops there.
+    adv_t, _ = gae(r, v, z, d, 2 * d, torch.tensor([5.0]), gamma=0.5, lam=1.0)
+    assert adv_t[:, 0].tolist() == [2.0, 2.0, 3.5]
+    # a step that is both terminated and truncated counts as terminated.
+    adv_b, _ = gae(r, v, d, d, 2 * d, torch.tensor([5.0]), gamma=0.5, lam=1.0)
+    assert adv_b[:, 0].tolist() == [1.5, 1.0, 3.5]
+
+
+def test_gae_rejects_bad_shapes():
+    r = np.zeros((3, 2))
+    with pytest.raises(ValueError, match="shape"):
+        gae(r, np.zeros((3, 1)), r, r, r, np.zeros(2))
+    with pytest.raises(ValueError, match="last_value"):
+        gae(r, r, r, r, r, np.zeros(3))
 
 
 def test_categorical_policy_matches_torch_distributions():
@@ -103,30 +122,28 @@ class ConstantValue(torch.nn.Module):
         return torch.full(obs.shape[:1], 10.0)
 
 
-def test_runner_bootstraps_truncated_episodes():
+def test_runner_stores_terminated_truncated_and_final_values():
     envs = make_vec_env("CartPole-v1", 2, env_kwargs=dict(max_episode_steps=5))
     torch.manual_seed(0)
     pi = CategoricalPolicy(4, 2)
     runner = Runner(envs, seed=0)
-    ro = runner.collect(pi, ConstantValue(), n_steps=12, gamma=0.9)
+    ro = runner.collect(pi, ConstantValue(), n_steps=12)
     envs.close()
     assert ro.obs.shape == (12, 2, 4) and ro.actions.shape == (12, 2)
-    for i in range(2):
-        for t in range(12):
-            if ro.dones[t, i]:
-                # Every episode of this run is either terminated (reward 1) or truncated at 5 steps (1 + 0.9·10).
-                assert float(ro.rewards[t, i]) in (1.0, pytest.approx(10.0))
-            else:
-                assert float(ro.rewards[t, i]) == 1.0
+    assert (ro.rewards == 1.0).all()
+    assert not ((ro.terminated > 0) & (ro.truncated > 0)).any()
+    # V(final observation) is stored exactly where an episode was cut by the time limit.
+    torch.testing.assert_close(ro.final_values, 10.0 * ro.truncated)
+    assert ro.truncated.any() and ro.terminated.sum() + ro.truncated.sum() == len(ro.episode_lengths)
     assert all(length <= 5 for length in ro.episode_lengths)
-    assert any(length == 5 for length in ro.episode_lengths)
+    assert sorted(ro.episode_lengths).count(5) >= int(ro.truncated.sum())
 
 
 def test_runner_logp_matches_policy():
     envs = make_vec_env("Pendulum-v1", 3)
     torch.manual_seed(1)
     pi = GaussianPolicy(3, 1)
-    ro = Runner(envs, seed=3).collect(pi, ConstantValue(), n_steps=4, gamma=0.9)
+    ro = Runner(envs, seed=3).collect(pi, ConstantValue(), n_steps=4)
     envs.close()
     torch.testing.assert_close(ro.logp, pi.log_prob(pi(ro.obs), ro.actions))
     torch.testing.assert_close(ro.params, pi(ro.obs))
@@ -152,6 +169,16 @@ def test_evaluate_is_deterministic_and_counts_returns():
             done = term or trunc
         returns.append(total)
     assert a == pytest.approx(np.mean(returns))
+
+
+def test_eval_every_callback_adds_eval_return_and_stops_at_target():
+    from kllib.rl import EvalEvery, ppo
+
+    cb = EvalEvery("CartPole-v1", every=512, episodes=2, target=-1.0)   # any return reaches -1: stop at once
+    out = ppo(total_steps=2048, n_envs=4, n_steps=64, seed=0, callback=cb)
+    h = out.history
+    assert h["env_steps"].tolist() == [256, 512]
+    assert np.isnan(h["eval_return"][0]) and h["eval_return"][1] >= 8
 
 
 @pytest.mark.parametrize("name", ["kllib.rl.common", "kllib.rl.ppo", "kllib.rl.trpo", "kllib.checks.ppo"])

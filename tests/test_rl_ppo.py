@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 import torch
 
-from kllib.rl import PPOConfig, clipped_surrogate, evaluate, policy_ratio, ppo, update_beta
+from kllib.rl import EvalEvery, PPOConfig, clipped_surrogate, evaluate, ppo, probability_ratio, update_beta
 from kllib.rl.common import CategoricalPolicy
 
 
@@ -37,27 +37,22 @@ def test_update_beta_rule():
     assert update_beta(3.0, 0.0, d) == 1.5
 
 
-def test_ratio_of_the_action_taken_versus_all_actions():
+def test_probability_ratio_is_that_of_the_action_taken():
     pi = CategoricalPolicy(1, 3)
     old = torch.tensor([[0.0, 0.0, 0.0]])
     new = torch.tensor([[1.0, 0.0, 0.0]])
     p_new, p_old = torch.softmax(new, -1)[0], torch.softmax(old, -1)[0]
     for a in range(3):
         act = torch.tensor([a])
-        r = policy_ratio(pi, new, old, act, mode="taken")
+        r = probability_ratio(pi, new, old, act, pi.log_prob(old, act))
         assert float(r) == pytest.approx(float(p_new[a] / p_old[a]))
-        # The mistaken version gives the same number whichever action was taken.
-        r_all = policy_ratio(pi, new, old, act, mode="all_actions")
-        assert float(r_all) == pytest.approx(float((p_new / p_old).mean()))
-    with pytest.raises(ValueError):
-        policy_ratio(pi, new, old, torch.tensor([0]), mode="mean")
 
 
 def test_history_keys_and_determinism():
     a = ppo(total_steps=1024, n_envs=4, n_steps=64, n_epochs=2, seed=3)
     b = ppo(total_steps=1024, n_envs=4, n_steps=64, n_epochs=2, seed=3)
     for key in ["env_steps", "episodic_return", "kl_k1", "kl_k3", "kl_exact", "clip_frac", "entropy", "policy_loss",
-                "value_loss", "beta", "epochs", "lr", "train_seconds", "eval_return"]:
+                "value_loss", "beta", "epochs", "lr"]:
         assert len(a.history[key]) == 4, key
     assert a.history["env_steps"].tolist() == [256, 512, 768, 1024]
     for key in ["kl_k1", "kl_k3", "kl_exact", "policy_loss"]:
@@ -89,17 +84,23 @@ def test_gaussian_policy_on_pendulum_runs():
     assert np.isfinite(h["episodic_return"]).all() and (h["episodic_return"] < 0).all()
 
 
-def test_bad_objective_or_ratio_raises():
+def test_bad_objective_raises():
     with pytest.raises(ValueError, match="objective"):
         ppo(objective="clipped", total_steps=64, n_envs=1, n_steps=64)
-    with pytest.raises(ValueError, match="ratio"):
-        ppo(ratio="mean", total_steps=64, n_envs=1, n_steps=64)
+
+
+def test_treating_truncation_as_termination_changes_only_the_bootstrap():
+    # Pendulum never terminates: with bootstrap_truncated=False every time-limit cut becomes a terminal state.
+    kw = dict(env_id="Pendulum-v1", total_steps=800, n_envs=2, n_steps=200, seed=0)
+    a, b = ppo(**kw).history, ppo(**kw, bootstrap_truncated=False).history
+    assert a["kl_exact"][0] != b["kl_exact"][0]
+    np.testing.assert_array_equal(a["episodic_return"][:1], b["episodic_return"][:1])
 
 
 @pytest.mark.slow
 def test_ppo_solves_cartpole():
-    cfg = PPOConfig(total_steps=100_000, seed=0, eval_every=2048, target_return=475)
-    out = ppo(cfg)
+    cfg = PPOConfig(total_steps=100_000, seed=0)
+    out = ppo(cfg, EvalEvery("CartPole-v1", every=2048, target=475))
     ev = out.history["eval_return"]
     assert np.nanmax(ev) >= 475
     assert evaluate(out.policy, "CartPole-v1", n_episodes=10, seed=10_000) >= 475
@@ -146,16 +147,3 @@ def test_ppo_clip_exercise_not_written():
 
     with pytest.raises(CheckError, match="not written yet"):
         checks.ppo_clip_exercise(stub)
-
-
-def test_all_actions_ratio_is_refused_for_continuous_actions():
-    # Averaging over "all actions" only means something for a finite action set; a Gaussian policy's
-    # parameters (mean, log_std) must not be pushed through a softmax silently.
-    with pytest.raises(ValueError, match="discrete"):
-        ppo(env_id="Pendulum-v1", ratio="all_actions", total_steps=64, n_envs=1, n_steps=64)
-    from kllib.rl.common import GaussianPolicy
-
-    pi = GaussianPolicy(3, 1)
-    params = pi(torch.zeros(2, 3)).detach()
-    with pytest.raises(ValueError, match="categorical"):
-        policy_ratio(pi, params, params, torch.zeros(2, 1), mode="all_actions")

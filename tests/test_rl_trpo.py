@@ -7,6 +7,7 @@ from hypothesis import strategies as st
 
 from kllib.rl import (
     CategoricalPolicy,
+    EvalEvery,
     GaussianPolicy,
     TRPOConfig,
     conjugate_gradient,
@@ -137,7 +138,7 @@ def test_trpo_gaussian_and_determinism():
 
 @pytest.mark.slow
 def test_trpo_solves_cartpole():
-    cfg = TRPOConfig(total_steps=100_000, seed=0, eval_every=2048, target_return=475)
-    out = trpo(cfg)
+    cfg = TRPOConfig(total_steps=100_000, seed=0)
+    out = trpo(cfg, EvalEvery("CartPole-v1", every=2048, target=475))
     assert np.nanmax(out.history["eval_return"]) >= 475
     assert evaluate(out.policy, "CartPole-v1", n_episodes=10, seed=10_000) >= 475

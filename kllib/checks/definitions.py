@@ -7,16 +7,16 @@ recognises the usual mistakes (nats instead of bits, the arguments swapped, ``na
 
 Example
 -------
->>> import numpy as np
+The check runs on any function with the right signature; an unwritten answer gets a message
+that says what to do (the chapter's answer cell holds the reference solution, not this module):
+
 >>> from kllib.checks.definitions import kl_bits_exercise
 >>> def kl_bits(p, q):
-...     p, q = np.asarray(p, float), np.asarray(q, float)
-...     m = p > 0
-...     if np.any(q[m] == 0):
-...         return np.inf
-...     return float(np.sum(p[m] * np.log2(p[m] / q[m])))
+...     raise NotImplementedError()
 >>> kl_bits_exercise(kl_bits)
-your kl_bits: all 10 checks passed.
+Traceback (most recent call last):
+...
+kllib.checks._core.CheckError: your kl_bits is not written yet: replace `raise NotImplementedError()` with your code.
 """
 from __future__ import annotations
 
@@ -43,6 +43,23 @@ def _returned(c: Checker, got, context: str, what: str = "a number") -> np.ndarr
         return _as_float(got)
     except (TypeError, ValueError):
         c.fail(f"returns {type(got).__name__} {str(got)[:60]!s} {context}; it should return {what}.")
+
+
+def _require_function(c: Checker, fn, name: str, signature: str) -> None:
+    """Fail with a clear message when the check is handed something that is not a function.
+
+    A typical cause: the answer cell raised an error, so ``name`` still refers to an older value
+    (a number computed earlier in the chapter) or was never defined as a function.
+    """
+    if callable(fn):
+        return
+    shown = str(fn)
+    shown = shown if len(shown) <= 40 else shown[:37] + "..."
+    c.fail(
+        f"was handed {type(fn).__name__} {shown} instead of a function. The check needs the function itself: "
+        f"write `def {signature}:` in the answer cell, run that cell without errors, then run this check again "
+        f"(pass `{name}`, not `{name}(...)`)."
+    )
 
 
 def _name_mistake(fn: Callable, cases: Sequence[tuple], mistakes: dict) -> str:
@@ -104,6 +121,7 @@ def kl_bits_exercise(fn: Callable) -> None:
     from kllib import kl
 
     c = Checker("your kl_bits")
+    _require_function(c, fn, "kl_bits", "kl_bits(p, q)")
     rng = np.random.default_rng(20260401)
     a, b = rng.dirichlet(np.ones(5)), rng.dirichlet(np.ones(5))
     probe1 = (np.array([0.7, 0.2, 0.1]), np.array([0.2, 0.3, 0.5]))

@@ -1,4 +1,4 @@
-"""Checks for the exercises of the chapter *Estimating KL from samples*.
+"""Checks for the exercises of the chapters *Estimating KL from samples* and *... from samples alone*.
 
 Example
 -------
@@ -18,7 +18,7 @@ import numpy as np
 
 from kllib.checks._core import Checker
 
-__all__ = ["k3_exercise"]
+__all__ = ["k3_exercise", "kl_knn_exercise"]
 
 
 def _explain(got, mistakes: dict[str, Callable[[], object]]) -> str:
@@ -78,4 +78,44 @@ def k3_exercise(fn: Callable) -> None:
     if (got < -1e-12).any():
         c.fail("returns negative values; k3 = (r − 1) − log r is never negative because log r ≤ r − 1.")
     c.passed += 1
+    c.done()
+
+
+def kl_knn_exercise(fn: Callable) -> None:
+    """Check ``fn(x, y)``: the 1-nearest-neighbour estimate of KL(P ‖ Q) in nats from 1-D samples.
+
+    ``x`` holds n samples of P and ``y`` m samples of Q (plain 1-D NumPy arrays, n and m may differ); the
+    function returns one float. Compared with :func:`kllib.kl_knn` (``k=1``) on new samples.
+    """
+    from kllib.knn import kl_knn
+
+    c = Checker("your kl_knn")
+    rng = np.random.default_rng(20261130)
+    cases = [
+        (rng.normal(0, 1, 40), rng.normal(1, 1, 40), "for 40 samples of N(0, 1) against 40 of N(1, 1)"),
+        (rng.normal(0, 1, 30), rng.normal(0, 2, 90), "for n = 30 samples of P against m = 90 of Q"),
+        (rng.normal(0, 1, 80), rng.normal(0.5, 1, 25), "for n = 80 samples of P against m = 25 of Q"),
+        (rng.uniform(0, 1, 50), rng.uniform(0, 2, 60), "for uniform samples on [0, 1] against [0, 2]"),
+        (np.array([0.0, 1.0, 3.0]), np.array([0.5, 2.0]), "for x = [0, 1, 3], y = [0.5, 2]"),
+    ]
+    for x, y, context in cases:
+        got = c.call(fn, x.copy(), y.copy())
+        try:
+            got_f = float(np.asarray(got.detach().cpu().numpy() if hasattr(got, "detach") else got))
+        except (TypeError, ValueError):
+            c.fail(f"returns {type(got).__name__} {context}; return one number (a float).")
+        expected = kl_knn(x, y, k=1)
+        n, m = len(x), len(y)
+        base = expected - np.log(m / (n - 1))
+        hint = ""
+        if not np.isfinite(got_f):
+            hint = ("(an infinite or nan value usually means a point was counted as its own nearest neighbour, at "
+                    "distance 0: exclude i itself when you look for the nearest other x)")
+        elif np.isclose(got_f, base, rtol=1e-6, atol=1e-9) and n - 1 != m:
+            hint = "(you left out the sample-size correction log(m / (n − 1)))"
+        elif np.isclose(got_f, base + np.log(m / n), rtol=1e-6, atol=1e-9) and n - 1 != m:
+            hint = "(the correction is log(m / (n − 1)): among the other x's there are n − 1 points, not n)"
+        elif np.isclose(got_f, -base + np.log(m / (n - 1)), rtol=1e-6, atol=1e-9):
+            hint = "(the distance ratio is upside down: log(ν/ρ), the distance to y over the distance to the other x's)"
+        c.close(got_f, expected, context, rtol=1e-6, atol=1e-9, hint=hint)
     c.done()

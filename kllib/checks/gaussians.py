@@ -5,15 +5,18 @@ Each check calls the student's function on cases drawn at run time, compares wit
 is wrong, recognises the usual mistakes (variance where the standard deviation belongs,
 the arguments in the wrong order, a missing log-determinant, ...) and says which one.
 
+The reference values come from :mod:`kllib` at run time, and each typical mistake is described as
+a change of that reference, so this module holds no worked solution.
+
 Example
 -------
->>> import numpy as np
 >>> from kllib.checks.gaussians import kl_normal_exercise
 >>> def my_kl_normal(mu_p, sigma_p, mu_q, sigma_q):
-...     return (np.log(sigma_q / sigma_p)
-...             + (sigma_p**2 + (mu_p - mu_q)**2) / (2 * sigma_q**2) - 0.5)
+...     raise NotImplementedError()
 >>> kl_normal_exercise(my_kl_normal)
-your kl_normal: all 9 checks passed.
+Traceback (most recent call last):
+...
+kllib.checks._core.CheckError: your kl_normal is not written yet: replace `raise NotImplementedError()` with your code.
 """
 from __future__ import annotations
 
@@ -58,7 +61,15 @@ def _diagnose(c: Checker, fn: Callable, cases: list[tuple], mistakes: dict[str, 
 
 
 def _kl_normal_np(mu_p, s_p, mu_q, s_q):
-    return np.log(s_q / s_p) + (s_p**2 + (mu_p - mu_q) ** 2) / (2 * s_q**2) - 0.5
+    """The reference, :func:`kllib.gaussian.kl_normal`, on NumPy floats."""
+    from kllib.gaussian import kl_normal
+
+    return kl_normal(*(np.float64(a) for a in (mu_p, s_p, mu_q, s_q)))
+
+
+def _quad(mp, sp, mq, sq):
+    """The term (σ_p² + (μ_p − μ_q)²)/(2σ_q²) of the reference, to describe mistakes as changes of it."""
+    return (sp**2 + (mp - mq) ** 2) / (2 * sq**2)
 
 
 #: Typical mistakes in the univariate formula, as functions of (mu_p, sigma_p, mu_q, sigma_q).
@@ -66,19 +77,19 @@ _KL_NORMAL_MISTAKES = {
     "(it looks like KL(Q || P): the first pair of arguments is P, the distribution the expectation is over; "
     "σ_q belongs in the denominator)": lambda mp, sp, mq, sq: _kl_normal_np(mq, sq, mp, sp),
     "(you used σ where σ² belongs: the formula is log(σ_q/σ_p) + (σ_p² + (μ_p − μ_q)²)/(2σ_q²) − 1/2)":
-        lambda mp, sp, mq, sq: np.log(sq / sp) + (sp + (mp - mq) ** 2) / (2 * sq) - 0.5,
+        lambda mp, sp, mq, sq: _kl_normal_np(mp, sp, mq, sq) - _quad(mp, sp, mq, sq) + (sp + (mp - mq) ** 2) / (2 * sq),
     "(your function treats its arguments as variances; here sigma is the standard deviation, so square it)":
         lambda mp, sp, mq, sq: _kl_normal_np(mp, np.sqrt(sp), mq, np.sqrt(sq)),
     "(the log term should be log(σ_q/σ_p) = ½·log(σ_q²/σ_p²); you have log(σ_q²/σ_p²), twice too big)":
-        lambda mp, sp, mq, sq: np.log(sq**2 / sp**2) + (sp**2 + (mp - mq) ** 2) / (2 * sq**2) - 0.5,
+        lambda mp, sp, mq, sq: _kl_normal_np(mp, sp, mq, sq) + np.log(sq / sp),
     "(the log term has the wrong sign: it is log(σ_q/σ_p), not log(σ_p/σ_q))":
-        lambda mp, sp, mq, sq: np.log(sp / sq) + (sp**2 + (mp - mq) ** 2) / (2 * sq**2) - 0.5,
+        lambda mp, sp, mq, sq: _kl_normal_np(mp, sp, mq, sq) - 2 * np.log(sq / sp),
     "(you forgot the constant −1/2: two identical Gaussians must give 0)":
         lambda mp, sp, mq, sq: _kl_normal_np(mp, sp, mq, sq) + 0.5,
     "(you forgot the log(σ_q/σ_p) term)":
-        lambda mp, sp, mq, sq: (sp**2 + (mp - mq) ** 2) / (2 * sq**2) - 0.5,
+        lambda mp, sp, mq, sq: _kl_normal_np(mp, sp, mq, sq) - np.log(sq / sp),
     "(the quadratic term is missing the factor 1/2: (σ_p² + (μ_p − μ_q)²)/(2σ_q²))":
-        lambda mp, sp, mq, sq: np.log(sq / sp) + (sp**2 + (mp - mq) ** 2) / (sq**2) - 0.5,
+        lambda mp, sp, mq, sq: _kl_normal_np(mp, sp, mq, sq) + _quad(mp, sp, mq, sq),
 }
 
 
@@ -135,30 +146,34 @@ def _mvn_terms(mu_p, cov_p, mu_q, cov_q):
 
 
 def _kl_mvn_np(mu_p, cov_p, mu_q, cov_q):
-    k, iq, ip, d, ld = _mvn_terms(mu_p, cov_p, mu_q, cov_q)
-    return 0.5 * (np.trace(iq @ cov_p) + d @ iq @ d - k + ld)
+    """The reference, :func:`kllib.gaussian.kl_mvn`."""
+    from kllib.gaussian import kl_mvn
+
+    return float(kl_mvn(mu_p, cov_p, mu_q, cov_q))
 
 
 def _mvn_mistake(kind):
+    """A typical mistake, described as a change of the reference value."""
     def wrong(mu_p, cov_p, mu_q, cov_q):
         k, iq, ip, d, ld = _mvn_terms(mu_p, cov_p, mu_q, cov_q)
         tr, quad = np.trace(iq @ cov_p), d @ iq @ d
+        right = _kl_mvn_np(mu_p, cov_p, mu_q, cov_q)
         if kind == "no-logdet":
-            return 0.5 * (tr + quad - k)
+            return right - 0.5 * ld
         if kind == "logdet-sign":
-            return 0.5 * (tr + quad - k - ld)
+            return right - ld
         if kind == "no-k":
-            return 0.5 * (tr + quad + ld)
+            return right + 0.5 * k
         if kind == "no-half":
-            return tr + quad - k + ld
+            return 2 * right
         if kind == "trace-inverted":
-            return 0.5 * (np.trace(ip @ cov_q) + quad - k + ld)
+            return right + 0.5 * (np.trace(ip @ cov_q) - tr)
         if kind == "quad-p":
-            return 0.5 * (tr + d @ ip @ d - k + ld)
+            return right + 0.5 * (d @ ip @ d - quad)
         if kind == "quad-no-inverse":
-            return 0.5 * (tr + d @ cov_q @ d - k + ld)
+            return right + 0.5 * (d @ cov_q @ d - quad)
         if kind == "det-not-log":
-            return 0.5 * (tr + quad - k + np.linalg.det(cov_q) / np.linalg.det(cov_p))
+            return right + 0.5 * (np.linalg.det(cov_q) / np.linalg.det(cov_p) - ld)
         raise AssertionError(kind)
 
     return wrong

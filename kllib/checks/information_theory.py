@@ -7,13 +7,16 @@ nats, a missing minus sign, and ``nan``/``inf`` from ``exp`` overflowing on larg
 
 Example
 -------
->>> import numpy as np
->>> from scipy.special import log_softmax
+An unwritten answer gets a message that says what to do (the reference solution lives in the
+chapter's answer cell, not in this module):
+
 >>> from kllib.checks.information_theory import soft_cross_entropy_exercise
 >>> def soft_cross_entropy(logits, targets):
-...     return float(np.mean(-np.sum(targets * log_softmax(logits, axis=-1), axis=-1)))
+...     raise NotImplementedError()
 >>> soft_cross_entropy_exercise(soft_cross_entropy)
-your soft_cross_entropy: all 8 checks passed.
+Traceback (most recent call last):
+...
+kllib.checks._core.CheckError: your soft_cross_entropy is not written yet: replace `raise NotImplementedError()` with your code.
 """
 from __future__ import annotations
 
@@ -22,7 +25,7 @@ from typing import Callable
 import numpy as np
 
 from kllib.checks._core import Checker
-from kllib.checks.definitions import _as_float, _name_mistake, _returned
+from kllib.checks.definitions import _as_float, _name_mistake, _require_function, _returned
 
 __all__ = ["soft_cross_entropy_exercise"]
 
@@ -73,6 +76,7 @@ def soft_cross_entropy_exercise(fn: Callable) -> None:
     from kllib import cross_entropy
 
     c = Checker("your soft_cross_entropy")
+    _require_function(c, fn, "soft_cross_entropy", "soft_cross_entropy(logits, targets)")
     rng = np.random.default_rng(20260402)
 
     def expect(z, t):

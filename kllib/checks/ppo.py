@@ -17,7 +17,7 @@ import numpy as np
 
 from kllib.checks._core import Checker
 
-__all__ = ["ppo_clip_exercise"]
+__all__ = ["ppo_clip_exercise", "gae_exercise"]
 
 
 def ppo_clip_exercise(fn: Callable) -> None:
@@ -72,4 +72,102 @@ def ppo_clip_exercise(fn: Callable) -> None:
     r2 = ratio.clone().requires_grad_()
     out = c.call(fn, r2, adv, 0.0)
     c.close(out, clipped_surrogate(ratio, adv, 0.0), "with ε = 0 (every ratio is clipped to 1 when that is pessimistic)")
+    c.done()
+
+
+def _gae_variants(r, v, term, trunc, final, last, gamma, lam):
+    """Typical wrong versions, computed at run time for naming the mistake (none of them is GAE)."""
+    from kllib.rl.common import gae
+
+    z = np.zeros_like(r)
+    done = np.maximum(term, trunc)
+    return {
+        "(a truncated step is treated like a terminated one: the episode was only cut by the time limit, so its "
+        "last state still has a future; bootstrap with gamma * final_values[t] there)":
+            gae(r, v, done, z, z, last, gamma, lam)[0],
+        "(after a terminated step nothing follows: do not bootstrap there, and stop the sum of TD errors)":
+            gae(r, v, z, trunc, final, last, gamma, lam)[0],
+        "(a truncated step ends the episode too: the next row belongs to a new episode, so bootstrap with "
+        "final_values[t], not values[t + 1], and stop the sum there)":
+            gae(r, v, term, z, z, last, gamma, lam)[0],
+        "(after a truncated step the next row belongs to a new episode: bootstrap with final_values[t], not "
+        "values[t + 1])":
+            _no_final(r, v, term, trunc, last, gamma, lam),
+        "(the sum of TD errors must stop at the end of an episode, truncated or terminated: multiply the "
+        "carried advantage by (1 - terminated) * (1 - truncated))":
+            _no_stop(r, v, term, trunc, final, last, gamma, lam),
+    }
+
+
+def _no_final(r, v, term, trunc, last, gamma, lam):
+    T = r.shape[0]
+    adv, carry, v_next = np.zeros_like(r), np.zeros_like(last), last
+    for t in range(T - 1, -1, -1):
+        delta = r[t] + gamma * (1 - term[t]) * v_next - v[t]
+        carry = delta + gamma * lam * (1 - term[t]) * (1 - trunc[t]) * carry
+        adv[t], v_next = carry, v[t]
+    return adv
+
+
+def _no_stop(r, v, term, trunc, final, last, gamma, lam):
+    T = r.shape[0]
+    adv, carry, v_next = np.zeros_like(r), np.zeros_like(last), last
+    for t in range(T - 1, -1, -1):
+        v_next = np.where(trunc[t] > 0, final[t], v_next)
+        delta = r[t] + gamma * (1 - term[t]) * v_next - v[t]
+        carry = delta + gamma * lam * carry
+        adv[t], v_next = carry, v[t]
+    return adv
+
+
+def gae_exercise(fn: Callable) -> None:
+    """Check ``fn(rewards, values, terminated, truncated, final_values, last_value, gamma, lam)``: GAE advantages.
+
+    All arrays are NumPy, time first: ``rewards``, ``values``, ``terminated``, ``truncated`` (0/1) and
+    ``final_values`` (the value of the observation where a truncated episode was cut; read only where
+    ``truncated`` is 1) have shape ``(T, N)``, ``last_value`` shape ``(N,)``. The answer is the array of
+    advantages, shape ``(T, N)``. Compared with :func:`kllib.rl.common.gae` on rollouts whose episodes
+    terminate, are truncated by a time limit, or run past the end of the rollout.
+    """
+    from kllib.rl.common import gae
+
+    c = Checker("your gae")
+    rng = np.random.default_rng(20261130)
+    ones, zeros = np.ones((4, 1)), np.zeros((4, 1))
+    end = np.array([[0.0], [1.0], [0.0], [0.0]])
+    cases = [
+        ((ones, zeros, zeros, zeros, zeros, np.zeros(1), 0.5, 1.0),
+         "for four rewards of 1, zero values, no episode end, gamma = 0.5, lambda = 1"),
+        ((ones, zeros, zeros, zeros, zeros, np.array([8.0]), 0.5, 1.0),
+         "when the rollout stops mid-episode (last_value = 8 must be bootstrapped)"),
+        ((ones, zeros, end, zeros, zeros, np.array([8.0]), 0.5, 1.0),
+         "when the episode terminates after step 1 (no bootstrap, and the sum stops there)"),
+        ((ones, zeros, zeros, end, 4 * end, np.array([8.0]), 0.5, 1.0),
+         "when the episode is truncated after step 1 with V(final observation) = 4 (bootstrap 0.5 * 4)"),
+        ((ones, np.full((4, 1), 2.0), zeros, end, 4 * end, np.array([8.0]), 0.5, 0.0),
+         "with lambda = 0 (one-step TD errors), values 2, truncated after step 1"),
+    ]
+    for n_envs, gamma, lam in [(3, 0.99, 0.95), (2, 0.9, 0.8), (4, 0.98, 1.0)]:
+        T = 12
+        u = rng.random((T, n_envs))
+        term = (u < 0.12).astype(float)
+        trunc = ((u >= 0.12) & (u < 0.25)).astype(float)
+        trunc[-1, 0], term[-1, 0] = 1.0, 0.0                # a truncation at the last step too
+        args = (rng.normal(size=(T, n_envs)), rng.normal(size=(T, n_envs)), term, trunc,
+                rng.normal(size=(T, n_envs)) * trunc, rng.normal(size=n_envs), gamma, lam)
+        cases.append((args, f"on a random rollout of {T} steps x {n_envs} environments with terminated and truncated "
+                            f"episodes (gamma = {gamma}, lambda = {lam})"))
+    for args, context in cases:
+        got = c.call(fn, *[a.copy() if isinstance(a, np.ndarray) else a for a in args])
+        got = np.asarray(got.detach().numpy() if hasattr(got, "detach") else got, dtype=float)
+        expected = gae(*args)[0]
+        if isinstance(got, np.ndarray) and got.shape != expected.shape and got.size == 2 * expected.size:
+            c.fail(f"returns shape {got.shape} {context}: return the advantages only, shape {expected.shape} (T, N).")
+        hint = ""
+        if got.shape == expected.shape and not np.allclose(got, expected, rtol=1e-6, atol=1e-9):
+            for text, wrong in _gae_variants(*args).items():
+                if np.allclose(got, wrong, rtol=1e-6, atol=1e-9):
+                    hint = text
+                    break
+        c.close(got, expected, context, hint=hint)
     c.done()

@@ -15,8 +15,7 @@ generalized advantage estimation", ICLR.
 """
 from __future__ import annotations
 
-import time
-from typing import Callable, NamedTuple, Sequence
+from typing import NamedTuple, Sequence
 
 import gymnasium as gym
 import numpy as np
@@ -35,14 +34,19 @@ __all__ = [
     "evaluate",
     "kl_estimates",
     "Trained",
+    "EvalEvery",
+    "stack_rows",
 ]
 
 
 # ----------------------------------------------------------------------------------------
 # Networks
 # ----------------------------------------------------------------------------------------
-def mlp(sizes: Sequence[int], activation: type[nn.Module] = nn.Tanh, out_gain: float = 1.0) -> nn.Sequential:
+def mlp(sizes: Sequence[int], activation: type[nn.Module] = nn.Tanh, out_gain: float = 1.0,
+        ortho_init: bool = True) -> nn.Sequential:
     """A tanh MLP with orthogonal initialisation (gain √2 inside, ``out_gain`` on the last layer).
+
+    ``ortho_init=False`` keeps PyTorch's default (uniform) initialisation instead.
 
     >>> net = mlp([4, 8, 2])
     >>> tuple(net(torch.zeros(3, 4)).shape)
@@ -52,8 +56,9 @@ def mlp(sizes: Sequence[int], activation: type[nn.Module] = nn.Tanh, out_gain: f
     for i in range(len(sizes) - 1):
         lin = nn.Linear(sizes[i], sizes[i + 1])
         last = i == len(sizes) - 2
-        nn.init.orthogonal_(lin.weight, out_gain if last else np.sqrt(2))
-        nn.init.zeros_(lin.bias)
+        if ortho_init:
+            nn.init.orthogonal_(lin.weight, out_gain if last else np.sqrt(2))
+            nn.init.zeros_(lin.bias)
         layers.append(lin)
         if not last:
             layers.append(activation())
@@ -77,9 +82,9 @@ class CategoricalPolicy(nn.Module):
 
     discrete = True
 
-    def __init__(self, obs_dim: int, n_actions: int, hidden: Sequence[int] = (64, 64)):
+    def __init__(self, obs_dim: int, n_actions: int, hidden: Sequence[int] = (64, 64), ortho_init: bool = True):
         super().__init__()
-        self.net = mlp([obs_dim, *hidden, n_actions], out_gain=0.01)
+        self.net = mlp([obs_dim, *hidden, n_actions], out_gain=0.01, ortho_init=ortho_init)
         self.n_actions = n_actions
 
     def forward(self, obs: torch.Tensor) -> torch.Tensor:
@@ -137,9 +142,10 @@ class GaussianPolicy(nn.Module):
 
     discrete = False
 
-    def __init__(self, obs_dim: int, act_dim: int, hidden: Sequence[int] = (64, 64), log_std_init: float = 0.0):
+    def __init__(self, obs_dim: int, act_dim: int, hidden: Sequence[int] = (64, 64), log_std_init: float = 0.0,
+                 ortho_init: bool = True):
         super().__init__()
-        self.net = mlp([obs_dim, *hidden, act_dim], out_gain=0.01)
+        self.net = mlp([obs_dim, *hidden, act_dim], out_gain=0.01, ortho_init=ortho_init)
         self.log_std = nn.Parameter(torch.full((act_dim,), float(log_std_init)))
         self.act_dim = act_dim
 
@@ -193,24 +199,25 @@ class GaussianPolicy(nn.Module):
 class ValueNet(nn.Module):
     """The critic :math:`V_\\phi(s)`: an MLP with one output, ``forward(obs)`` has shape ``(B,)``."""
 
-    def __init__(self, obs_dim: int, hidden: Sequence[int] = (64, 64)):
+    def __init__(self, obs_dim: int, hidden: Sequence[int] = (64, 64), ortho_init: bool = True):
         super().__init__()
-        self.net = mlp([obs_dim, *hidden, 1], out_gain=1.0)
+        self.net = mlp([obs_dim, *hidden, 1], out_gain=1.0, ortho_init=ortho_init)
 
     def forward(self, obs: torch.Tensor) -> torch.Tensor:
         """V(s), shape ``(B,)``."""
         return self.net(obs).squeeze(-1)
 
 
-def make_policy(env: gym.vector.VectorEnv | gym.Env, hidden: Sequence[int] = (64, 64), log_std_init: float = 0.0) -> nn.Module:
+def make_policy(env: gym.vector.VectorEnv | gym.Env, hidden: Sequence[int] = (64, 64), log_std_init: float = 0.0,
+                ortho_init: bool = True) -> nn.Module:
     """The policy that fits ``env``'s spaces: categorical for ``Discrete``, Gaussian for ``Box``."""
     obs_space = getattr(env, "single_observation_space", env.observation_space)
     act_space = getattr(env, "single_action_space", env.action_space)
     obs_dim = int(np.prod(obs_space.shape))
     if isinstance(act_space, gym.spaces.Discrete):
-        return CategoricalPolicy(obs_dim, int(act_space.n), hidden)
+        return CategoricalPolicy(obs_dim, int(act_space.n), hidden, ortho_init)
     if isinstance(act_space, gym.spaces.Box):
-        return GaussianPolicy(obs_dim, int(np.prod(act_space.shape)), hidden, log_std_init)
+        return GaussianPolicy(obs_dim, int(np.prod(act_space.shape)), hidden, log_std_init, ortho_init)
     raise TypeError(f"kllib.rl supports Discrete and Box action spaces, not {type(act_space).__name__}.")
 
 
@@ -235,9 +242,11 @@ def make_vec_env(env_id: str, n_envs: int, env_kwargs: dict | None = None) -> gy
 class Rollout(NamedTuple):
     """``n_steps`` transitions from ``n_envs`` environments; every tensor starts with ``(T, N)``.
 
-    ``dones[t]`` is True when the episode ended (terminated or truncated) after action ``t``.
-    A truncated episode's reward already includes ``γ V(final observation)``, so GAE can treat
-    every done as a terminal step. ``params`` are the old policy's distribution parameters.
+    ``terminated[t]``: the episode reached a terminal state after action ``t`` (the pole fell):
+    nothing comes after it, its value is 0. ``truncated[t]``: the episode was cut by a time limit
+    after action ``t``; the state it reached still has a future, worth ``final_values[t]`` =
+    V(final observation) (0 where the step was not truncated). ``params`` are the old policy's
+    distribution parameters; ``last_value`` is V of the observation after the last step.
     """
 
     obs: torch.Tensor
@@ -245,8 +254,10 @@ class Rollout(NamedTuple):
     logp: torch.Tensor
     params: torch.Tensor
     rewards: torch.Tensor
-    dones: torch.Tensor
+    terminated: torch.Tensor
+    truncated: torch.Tensor
     values: torch.Tensor
+    final_values: torch.Tensor
     last_value: torch.Tensor
     episode_returns: list
     episode_lengths: list
@@ -275,106 +286,111 @@ class Runner:
             self.low, self.high = space.low, space.high
 
     @torch.no_grad()
-    def collect(self, policy: nn.Module, value_fn: nn.Module, n_steps: int, gamma: float) -> Rollout:
+    def collect(self, policy: nn.Module, value_fn: nn.Module, n_steps: int) -> Rollout:
         """Run ``n_steps`` vector steps and return them as a :class:`Rollout`."""
         N, obs_dim = self.obs.shape
         obs_buf = torch.empty((n_steps, N, obs_dim))
         logp_buf = torch.empty((n_steps, N))
-        rew_buf = np.zeros((n_steps, N), dtype=np.float32)
-        done_buf = np.zeros((n_steps, N), dtype=np.float32)
         val_buf = torch.empty((n_steps, N))
-        acts, params_list = [], []
-        ep_returns, ep_lengths = [], []
+        rew_buf = np.zeros((n_steps, N), dtype=np.float32)
+        term_buf = np.zeros((n_steps, N), dtype=np.float32)
+        trunc_buf = np.zeros((n_steps, N), dtype=np.float32)
+        final_buf = np.zeros((n_steps, N), dtype=np.float32)
+        acts, params_list, ep_returns, ep_lengths = [], [], [], []
         obs = self.obs
         for t in range(n_steps):
             params = policy(obs)
             action = policy.sample(params, self.generator)
-            obs_buf[t] = obs
-            logp_buf[t] = policy.log_prob(params, action)
-            val_buf[t] = value_fn(obs)
+            obs_buf[t], logp_buf[t], val_buf[t] = obs, policy.log_prob(params, action), value_fn(obs)
             params_list.append(params)
             acts.append(action)
-            a_np = action.numpy()
-            if not self.discrete:
-                a_np = np.clip(a_np, self.low, self.high)
+            a_np = action.numpy() if self.discrete else np.clip(action.numpy(), self.low, self.high)
             next_obs, reward, term, trunc, info = self.envs.step(a_np)
-            done = term | trunc
-            rew_buf[t] = reward
-            done_buf[t] = done
+            trunc = trunc & ~term                       # a terminal state is terminal, time limit or not
+            rew_buf[t], term_buf[t], trunc_buf[t] = reward, term, trunc
             self.ep_return += reward
             self.ep_length += 1
+            done = term | trunc
             if done.any():
                 for i in np.flatnonzero(done):
                     ep_returns.append(float(self.ep_return[i]))
                     ep_lengths.append(int(self.ep_length[i]))
-                self.ep_return[done] = 0.0
-                self.ep_length[done] = 0
-                # Bootstrap truncated episodes: r + γ V(s_final), then treat them as terminal.
-                cut = np.flatnonzero(trunc & ~term)
-                if len(cut):
-                    final = torch.as_tensor(np.stack([info["final_obs"][i] for i in cut]), dtype=torch.float32)
-                    rew_buf[t, cut] += gamma * value_fn(final).numpy()
+                self.ep_return[done], self.ep_length[done] = 0.0, 0
+            if trunc.any():                             # the value of where a cut episode stopped
+                cut = np.flatnonzero(trunc)
+                final = torch.as_tensor(np.stack([info["final_obs"][i] for i in cut]), dtype=torch.float32)
+                final_buf[t, cut] = value_fn(final).numpy()
             obs = torch.as_tensor(next_obs, dtype=torch.float32)
         self.obs = obs
         return Rollout(
-            obs=obs_buf,
-            actions=torch.stack(acts),
-            logp=logp_buf,
-            params=torch.stack(params_list),
-            rewards=torch.from_numpy(rew_buf),
-            dones=torch.from_numpy(done_buf),
-            values=val_buf,
-            last_value=value_fn(obs),
-            episode_returns=ep_returns,
-            episode_lengths=ep_lengths,
+            obs=obs_buf, actions=torch.stack(acts), logp=logp_buf, params=torch.stack(params_list),
+            rewards=torch.from_numpy(rew_buf), terminated=torch.from_numpy(term_buf),
+            truncated=torch.from_numpy(trunc_buf), values=val_buf, final_values=torch.from_numpy(final_buf),
+            last_value=value_fn(obs), episode_returns=ep_returns, episode_lengths=ep_lengths,
         )
 
 
-def gae(rewards, values, dones, last_value, gamma: float = 0.99, lam: float = 0.95):
-    r"""Generalised advantage estimation (Schulman et al. 2016).
+def gae(rewards, values, terminated, truncated, final_values, last_value, gamma: float = 0.99, lam: float = 0.95):
+    r"""Generalised advantage estimation (Schulman et al. 2016), with terminated and truncated episodes.
+
+    With :math:`V'_t` the value of the state reached after step :math:`t`,
 
     .. math::
-        \delta_t = r_t + \gamma (1 - d_t) V(s_{t+1}) - V(s_t), \qquad
-        \hat A_t = \delta_t + \gamma\lambda (1 - d_t) \hat A_{t+1},
+        \delta_t = r_t + \gamma (1 - \mathrm{term}_t)\, V'_t - V(s_t), \qquad
+        \hat A_t = \delta_t + \gamma\lambda (1 - \mathrm{term}_t)(1 - \mathrm{trunc}_t)\, \hat A_{t+1},
 
     computed backwards over time for every environment at once; the return target is
-    :math:`\hat A_t + V(s_t)`. ``d_t = 1`` when the episode ended after step ``t`` (the next
-    observation then belongs to a new episode and is not bootstrapped). ``lam = 1`` gives the
-    Monte-Carlo advantage, ``lam = 0`` the one-step TD error.
+    :math:`\hat A_t + V(s_t)`. :math:`V'_t` is ``values[t + 1]`` (``last_value`` after the last step),
+    except after a truncated step, where the next observation already belongs to a new episode and
+    :math:`V'_t` is ``final_values[t]``, the value of the observation where the time limit cut the
+    episode: the **bootstrap**. After a terminated step :math:`V'_t` does not count (nothing follows a
+    terminal state). Either way the sum stops at the end of an episode. ``lam = 1`` gives the
+    Monte-Carlo advantage (bootstrapped at truncations and at the end of the rollout), ``lam = 0``
+    the one-step TD error.
 
     Parameters
     ----------
-    rewards, values, dones : arrays or tensors of shape ``(T, N)`` (time first).
+    rewards, values, terminated, truncated, final_values : arrays or tensors of shape ``(T, N)`` (time first);
+        ``terminated``/``truncated`` hold 0/1 (a step that is both counts as terminated);
+        ``final_values`` is read only where ``truncated`` is 1.
     last_value : shape ``(N,)``, the value of the observation after the last step.
 
     Returns
     -------
-    advantages, returns : same type and shape as ``rewards``.
+    advantages, returns : same type and shape as ``rewards`` (float64 for NumPy input).
 
     Examples
     --------
-    >>> adv, ret = gae(np.ones((3, 1)), np.zeros((3, 1)), np.zeros((3, 1)), np.zeros(1), gamma=0.5, lam=1.0)
-    >>> adv[:, 0].tolist()
-    [1.75, 1.5, 1.0]
+    Three rewards of 1, γ = 0.5, λ = 1, zero values; the episode ends after step 1:
+
+    >>> r, v, z = np.ones((3, 1)), np.zeros((3, 1)), np.zeros((3, 1))
+    >>> end = np.array([[0.0], [1.0], [0.0]])
+    >>> gae(r, v, end, z, z, np.zeros(1), gamma=0.5, lam=1.0)[0][:, 0].tolist()      # terminated
+    [1.5, 1.0, 1.0]
+    >>> gae(r, v, z, end, 4 * end, np.zeros(1), gamma=0.5, lam=1.0)[0][:, 0].tolist()  # truncated, V(final) = 4
+    [2.5, 3.0, 1.0]
     """
     is_torch = isinstance(rewards, torch.Tensor)
-    r = torch.as_tensor(rewards, dtype=torch.float64 if not is_torch else rewards.dtype)
-    v = torch.as_tensor(values, dtype=r.dtype)
-    d = torch.as_tensor(dones, dtype=r.dtype)
-    nv = torch.as_tensor(last_value, dtype=r.dtype)
-    T = r.shape[0]
+    dtype = rewards.dtype if is_torch else torch.float64
+    r, v, term, trunc, v_final = (torch.as_tensor(x, dtype=dtype)
+                                  for x in (rewards, values, terminated, truncated, final_values))
+    if r.ndim != 2 or any(x.shape != r.shape for x in (v, term, trunc, v_final)):
+        raise ValueError("gae: rewards, values, terminated, truncated and final_values must all have shape (T, N); "
+                         f"got {[tuple(x.shape) for x in (r, v, term, trunc, v_final)]}.")
+    v_next = torch.as_tensor(last_value, dtype=dtype)
+    if v_next.shape != r.shape[1:]:
+        raise ValueError(f"gae: last_value must have shape (N,) = {tuple(r.shape[1:])}, got {tuple(v_next.shape)}.")
+    trunc = trunc * (1 - term)
     adv = torch.zeros_like(r)
-    last = torch.zeros_like(nv)
-    for t in range(T - 1, -1, -1):
-        nonterminal = 1.0 - d[t]
-        delta = r[t] + gamma * nonterminal * nv - v[t]
-        last = delta + gamma * lam * nonterminal * last
+    last = torch.zeros_like(v_next)
+    for t in range(r.shape[0] - 1, -1, -1):
+        v_next = trunc[t] * v_final[t] + (1 - trunc[t]) * v_next     # bootstrap a cut episode from its final obs
+        delta = r[t] + gamma * (1 - term[t]) * v_next - v[t]
+        last = delta + gamma * lam * (1 - term[t]) * (1 - trunc[t]) * last
         adv[t] = last
-        nv = v[t]
+        v_next = v[t]
     ret = adv + v
-    if is_torch:
-        return adv, ret
-    return adv.numpy(), ret.numpy()
+    return (adv, ret) if is_torch else (adv.numpy(), ret.numpy())
 
 
 def kl_estimates(logp_new: torch.Tensor, logp_old: torch.Tensor) -> tuple[float, float]:
@@ -431,6 +447,34 @@ def evaluate(policy: nn.Module, env_id: str, n_episodes: int = 10, seed: int = 1
     return float(total.mean())
 
 
+class EvalEvery:
+    """A ``callback`` for :func:`kllib.rl.ppo.ppo` and :func:`kllib.rl.trpo.trpo`: evaluate now and then.
+
+    After an update, once at least ``every`` environment steps have passed since the last
+    evaluation, runs :func:`evaluate` (deterministic, ``episodes`` episodes seeded from ``seed``)
+    and stores the mean return in the update's row as ``eval_return`` (nan in the other rows).
+    Stops training (returns True) once the return reaches ``target``, if one is given.
+
+    >>> cb = EvalEvery("CartPole-v1", every=512, episodes=2)
+    >>> cb({"env_steps": 256}, None), "eval_return" in cb.last_row
+    (False, False)
+    """
+
+    def __init__(self, env_id: str, every: int, episodes: int = 10, seed: int = 10_000, target: float | None = None,
+                 env_kwargs: dict | None = None):
+        self.env_id, self.every, self.episodes, self.seed = env_id, every, episodes, seed
+        self.target, self.env_kwargs = target, env_kwargs
+        self.last_eval, self.last_row = 0, {}
+
+    def __call__(self, row: dict, policy: nn.Module) -> bool:
+        self.last_row = row
+        if row["env_steps"] - self.last_eval < self.every:
+            return False
+        self.last_eval = row["env_steps"]
+        row["eval_return"] = evaluate(policy, self.env_id, self.episodes, self.seed, env_kwargs=self.env_kwargs)
+        return self.target is not None and row["eval_return"] >= self.target
+
+
 class Trained(NamedTuple):
     """What :func:`kllib.rl.ppo` and :func:`kllib.rl.trpo` return.
 
@@ -443,63 +487,11 @@ class Trained(NamedTuple):
     history: dict
 
 
-class History:
-    """Collects one row of metrics per update and turns them into arrays."""
+def stack_rows(rows: list[dict]) -> dict:
+    """One dict of NumPy arrays from a list of per-update dicts (nan where a row lacks a key).
 
-    def __init__(self):
-        self.rows: list[dict] = []
-
-    def add(self, **row):
-        self.rows.append(row)
-
-    def arrays(self) -> dict:
-        keys: list[str] = []
-        for row in self.rows:
-            for k in row:
-                if k not in keys:
-                    keys.append(k)
-        return {k: np.array([row.get(k, np.nan) for row in self.rows]) for k in keys}
-
-
-class _Clock:
-    """Training wall time and CPU time of this process, with evaluation excluded."""
-
-    def __init__(self):
-        self.start, self.cpu_start = time.perf_counter(), time.process_time()
-        self.paused = self.cpu_paused = 0.0
-
-    def pause(self):
-        self._p, self._c = time.perf_counter(), time.process_time()
-
-    def resume(self):
-        self.paused += time.perf_counter() - self._p
-        self.cpu_paused += time.process_time() - self._c
-
-    def seconds(self) -> float:
-        return time.perf_counter() - self.start - self.paused
-
-    def cpu_seconds(self) -> float:
-        return time.process_time() - self.cpu_start - self.cpu_paused
-
-
-def maybe_evaluate(cfg, policy, env_steps: int, last_eval: int, clock: _Clock) -> tuple[float, int]:
-    """Evaluate when ``cfg.eval_every`` environment steps have passed since the last evaluation.
-
-    Returns ``(mean_return or nan, env_steps at the last evaluation)``. Evaluation time is
-    not counted in ``clock``.
+    >>> stack_rows([{"a": 1}, {"a": 2, "b": 3.0}])["b"].tolist()
+    [nan, 3.0]
     """
-    if not cfg.eval_every or env_steps - last_eval < cfg.eval_every:
-        return float("nan"), last_eval
-    clock.pause()
-    ret = evaluate(policy, cfg.env_id, cfg.eval_episodes, seed=cfg.seed + 10_000, deterministic=True,
-                   env_kwargs=cfg.env_kwargs)
-    clock.resume()
-    return ret, env_steps
-
-
-def linear_schedule(start: float, frac_done: float, anneal: bool) -> float:
-    """``start`` decayed linearly to 0 over training when ``anneal`` (SB3's ``lin_<start>``)."""
-    return start * (1.0 - frac_done) if anneal else start
-
-
-Callback = Callable[[dict], bool]
+    keys = list(dict.fromkeys(k for row in rows for k in row))
+    return {k: np.array([row.get(k, np.nan) for row in rows]) for k in keys}

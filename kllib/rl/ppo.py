@@ -1,17 +1,20 @@
 r"""Proximal policy optimisation (Schulman et al. 2017), in one file.
 
-The hyperparameters are one dataclass, :class:`PPOConfig`; :func:`ppo` is the training loop,
-top to bottom: collect a rollout from ``n_envs`` environments, compute GAE advantages, then run
-``n_epochs`` passes of minibatch Adam steps on one of two objectives:
+Every hyperparameter is a field of :class:`PPOConfig`; :func:`ppo` is the training loop, top to bottom:
+collect a rollout from ``n_envs`` environments, compute GAE advantages (bootstrapping episodes cut by a
+time limit), then run ``n_epochs`` passes of minibatch Adam steps on one of three objectives:
 
 - ``objective="clip"``: the clipped surrogate
   :math:`L^{CLIP} = \mathbb E\big[\min(r_t A_t,\ \mathrm{clip}(r_t, 1-\epsilon, 1+\epsilon) A_t)\big]`
   with :math:`r_t = \pi_\theta(a_t|s_t) / \pi_{old}(a_t|s_t)`, the probability ratio **of the action taken**;
 - ``objective="kl_penalty"``: :math:`\mathbb E[r_t A_t] - \beta\, \mathbb E_s[\mathrm{KL}(\pi_{old}(\cdot|s)\,\|\,\pi_\theta(\cdot|s))]`,
-  with β adapted after each update (:func:`update_beta`).
+  with β adapted after each update (:func:`update_beta`);
+- ``objective="unclipped"``: plain :math:`\mathbb E[r_t A_t]`, no trust region (for the chapter's comparison).
 
 After every update, KL(π_old ‖ π_θ) on the rollout is logged three ways: the k1 and k3 sample
 estimators on the actions taken (:func:`kllib.k1`, :func:`kllib.k3`) and the exact mean over states.
+Evaluation, timing and early stopping at a target return live outside, in a ``callback``
+(:class:`kllib.rl.common.EvalEvery`, ``benchmarks/rl_benchmark.py``).
 
 References
 ----------
@@ -26,21 +29,9 @@ from typing import Callable, Optional
 import numpy as np
 import torch
 
-from kllib.rl.common import (
-    History,
-    Runner,
-    Trained,
-    ValueNet,
-    _Clock,
-    gae,
-    kl_estimates,
-    linear_schedule,
-    make_policy,
-    make_vec_env,
-    maybe_evaluate,
-)
+from kllib.rl.common import Runner, Trained, ValueNet, gae, kl_estimates, make_policy, make_vec_env, stack_rows
 
-__all__ = ["PPOConfig", "ppo", "clipped_surrogate", "update_beta", "policy_ratio"]
+__all__ = ["PPOConfig", "ppo", "clipped_surrogate", "update_beta", "probability_ratio"]
 
 
 @dataclass(frozen=True)
@@ -48,8 +39,8 @@ class PPOConfig:
     """Every PPO hyperparameter, with defaults that solve CartPole-v1 quickly on one CPU core.
 
     ``gamma`` and ``gae_lambda`` are rl-baselines3-zoo's CartPole values; ``lr``, ``n_steps``, ``n_epochs`` and
-    ``minibatch_size`` were chosen with short sweeps on seeds 0-4 and 100-109 (``benchmarks/rl_cartpole.py``
-    reports seeds 0-9, so seeds 0-4 are not held out).
+    ``minibatch_size`` were chosen with short sweeps on seeds 0-4 and 100-109 (the tuning seeds;
+    ``benchmarks/rl_benchmark.py`` reports seeds 1000 and up separately, as held out).
     """
 
     env_id: str = "CartPole-v1"
@@ -59,27 +50,25 @@ class PPOConfig:
     n_steps: int = 64                   # steps per environment per rollout: batch = n_envs * n_steps
     gamma: float = 0.98
     gae_lambda: float = 0.8
+    bootstrap_truncated: bool = True    # False: treat a time-limit cut as a terminal state (the mistake)
+    reward_scale: float = 1.0           # multiply rewards by this before GAE (keeps value targets near 1)
     lr: float = 2e-3
     anneal_lr: bool = False             # decay lr linearly to 0 over total_steps
     n_epochs: int = 10
     minibatch_size: int = 256
     objective: str = "clip"             # "clip" | "kl_penalty" | "unclipped" (plain r·A, no trust region)
     clip_coef: float = 0.2
-    anneal_clip: bool = False
     kl_target: float = 0.01             # d_targ of the adaptive KL penalty
     beta_init: float = 1.0
     target_kl: Optional[float] = None   # stop the epochs early once the k3 estimate exceeds this
-    norm_adv: bool = True
-    vf_coef: float = 0.5
-    ent_coef: float = 0.0
+    norm_adv: bool = True               # standardise advantages per minibatch
+    vf_coef: float = 0.5                # weight of the value loss (0: the critic never learns)
+    ent_coef: float = 0.0               # entropy bonus
     max_grad_norm: float = 0.5
+    ortho_init: bool = True             # orthogonal initialisation (False: PyTorch's default)
     hidden: tuple = (64, 64)
-    log_std_init: float = 0.0
-    ratio: str = "taken"                # "taken" (correct) | "all_actions" (the common mistake, for the chapter)
+    log_std_init: float = 0.0           # Gaussian policies: initial log σ
     seed: int = 0
-    eval_every: int = 0                 # evaluate every >= eval_every env steps (0: never)
-    eval_episodes: int = 10
-    target_return: Optional[float] = None  # stop once a deterministic evaluation reaches this
 
 
 def clipped_surrogate(ratio: torch.Tensor, adv: torch.Tensor, clip_coef: float) -> torch.Tensor:
@@ -120,29 +109,24 @@ def update_beta(beta: float, kl: float, kl_target: float) -> float:
     return beta
 
 
-def policy_ratio(policy, params_new: torch.Tensor, params_old: torch.Tensor, actions: torch.Tensor,
-                 logp_old: torch.Tensor | None = None, mode: str = "taken") -> torch.Tensor:
-    r"""The probability ratio :math:`r = \pi_\theta(a|s)/\pi_{old}(a|s)`, one per transition.
+def probability_ratio(policy, params: torch.Tensor, params_old: torch.Tensor, actions: torch.Tensor,
+                      logp_old: torch.Tensor) -> torch.Tensor:
+    r"""The ratio of the action taken, :math:`r_t = \exp(\log\pi_\theta(a_t|s_t) - \log\pi_{old}(a_t|s_t))`.
 
-    ``mode="taken"`` (correct): the ratio of the action that was taken, computed as
-    :math:`\exp(\log\pi_\theta(a|s) - \log\pi_{old}(a|s))`.
-    ``mode="all_actions"`` reproduces a widely copied mistake for categorical policies: the
-    ratios of *all* actions averaged, :math:`\frac1{|A|}\sum_b \pi_\theta(b|s)/\pi_{old}(b|s)`,
-    which does not depend on which action was taken, so the advantage cannot tell the policy
-    which action to make more likely.
+    ``params``/``params_old``: the new and old distribution parameters at the states; ``logp_old``:
+    the old log-probabilities of ``actions``, stored in the rollout (``params_old`` is not needed for
+    the correct ratio; it is passed so that the chapter can swap in the "all actions" mistake).
+
+    >>> from kllib.rl.common import CategoricalPolicy
+    >>> z = torch.zeros(1, 2)
+    >>> float(probability_ratio(CategoricalPolicy, z, z, torch.tensor([0]), torch.log(torch.tensor([0.25]))))
+    2.0
     """
-    if mode == "taken":
-        if logp_old is None:
-            logp_old = policy.log_prob(params_old, actions)
-        return torch.exp(policy.log_prob(params_new, actions) - logp_old)
-    if mode == "all_actions":
-        if not getattr(policy, "discrete", True):
-            raise ValueError("mode='all_actions' averages over a finite action set: it needs a categorical policy.")
-        return (torch.softmax(params_new, -1) / torch.softmax(params_old, -1)).mean(-1)
-    raise ValueError(f"ratio must be 'taken' or 'all_actions', got {mode!r}.")
+    return torch.exp(policy.log_prob(params, actions) - logp_old)
 
 
-def ppo(cfg: PPOConfig = PPOConfig(), callback: Callable[[dict], bool] | None = None, **overrides) -> Trained:
+def ppo(cfg: PPOConfig = PPOConfig(), callback: Callable[[dict, torch.nn.Module], bool] | None = None,
+        **overrides) -> Trained:
     """Train a PPO agent; return ``Trained(policy, value, history)``.
 
     Parameters
@@ -150,19 +134,17 @@ def ppo(cfg: PPOConfig = PPOConfig(), callback: Callable[[dict], bool] | None = 
     cfg : PPOConfig
         The hyperparameters; keyword ``overrides`` replace its fields (``ppo(total_steps=30_000, seed=1)``).
     callback : callable, optional
-        Called after every update with that update's history row (a dict); returning True stops training.
+        ``callback(row, policy)`` after every update, with that update's history row (a dict it may add
+        keys to, e.g. :class:`kllib.rl.common.EvalEvery` adds ``eval_return``); returning True stops training.
 
     Returns
     -------
     Trained
-        ``history`` has one entry per update under the keys ``update``, ``env_steps``,
-        ``train_seconds`` (wall time, evaluation excluded), ``train_cpu_seconds`` (CPU time of the process, evaluation excluded), ``episodic_return`` (mean return of
-        the training episodes that ended during the rollout, nan if none), ``eval_return``
-        (deterministic evaluation, nan when not evaluated), ``kl_k1``, ``kl_k3``, ``kl_exact``
-        (KL(π_old ‖ π_θ) after the update), ``clip_frac`` (fraction of ratios outside
-        [1-ε, 1+ε]), ``entropy``, ``policy_loss``, ``value_loss``, ``beta`` (the penalty used in this
-        update; nan for the clipped objective), ``epochs`` (epochs run, fewer after an early
-        stop), ``lr``.
+        ``history`` has one entry per update under the keys ``update``, ``env_steps``, ``episodic_return``
+        (mean return of the training episodes that ended during the rollout, nan if none), ``kl_k1``,
+        ``kl_k3``, ``kl_exact`` (KL(π_old ‖ π_θ) after the update), ``clip_frac`` (fraction of ratios
+        outside [1-ε, 1+ε]), ``entropy``, ``policy_loss``, ``value_loss``, ``beta`` (the penalty used in
+        this update; nan unless ``objective="kl_penalty"``), ``epochs`` (fewer after an early stop), ``lr``.
 
     Examples
     --------
@@ -173,47 +155,37 @@ def ppo(cfg: PPOConfig = PPOConfig(), callback: Callable[[dict], bool] | None = 
     cfg = replace(cfg, **overrides)
     if cfg.objective not in ("clip", "kl_penalty", "unclipped"):
         raise ValueError(f"objective must be 'clip', 'kl_penalty' or 'unclipped', got {cfg.objective!r}.")
-    if cfg.ratio not in ("taken", "all_actions"):
-        raise ValueError(f"ratio must be 'taken' or 'all_actions', got {cfg.ratio!r}.")
     torch.manual_seed(cfg.seed)
     envs = make_vec_env(cfg.env_id, cfg.n_envs, cfg.env_kwargs)
-    policy = make_policy(envs, cfg.hidden, cfg.log_std_init)
-    if cfg.ratio == "all_actions" and not policy.discrete:
-        envs.close()
-        raise ValueError("ratio='all_actions' (the averaged-ratio mistake) needs a discrete action space; "
-                         f"{cfg.env_id} has continuous actions: use ratio='taken'.")
-    value = ValueNet(int(np.prod(envs.single_observation_space.shape)), cfg.hidden)
+    policy = make_policy(envs, cfg.hidden, cfg.log_std_init, cfg.ortho_init)
+    value = ValueNet(int(np.prod(envs.single_observation_space.shape)), cfg.hidden, cfg.ortho_init)
     params = list(policy.parameters()) + list(value.parameters())
     optimizer = torch.optim.Adam(params, lr=cfg.lr, eps=1e-5, fused=True)
     runner = Runner(envs, cfg.seed)
     shuffle = torch.Generator().manual_seed(cfg.seed + 1)
-    history = History()
-    clock = _Clock()
 
     batch = cfg.n_envs * cfg.n_steps
     mb = min(cfg.minibatch_size, batch)
     n_updates = max(cfg.total_steps // batch, 1)
-    beta = cfg.beta_init
-    env_steps, last_eval = 0, 0
+    beta, rows = cfg.beta_init, []
     for update in range(n_updates):
-        # 1. Schedules.
-        frac = update / n_updates
-        lr = linear_schedule(cfg.lr, frac, cfg.anneal_lr)
+        # 1. Learning rate: constant, or annealed linearly to 0.
+        lr = cfg.lr * (1.0 - update / n_updates) if cfg.anneal_lr else cfg.lr
         for group in optimizer.param_groups:
             group["lr"] = lr
-        clip = linear_schedule(cfg.clip_coef, frac, cfg.anneal_clip)
 
-        # 2. Rollout with the current (soon "old") policy, then advantages.
-        ro = runner.collect(policy, value, cfg.n_steps, cfg.gamma)
-        env_steps += batch
-        adv, ret = gae(ro.rewards, ro.values, ro.dones, ro.last_value, cfg.gamma, cfg.gae_lambda)
+        # 2. Rollout with the current (soon "old") policy, then GAE advantages and return targets.
+        ro = runner.collect(policy, value, cfg.n_steps)
+        truncated = ro.truncated if cfg.bootstrap_truncated else torch.zeros_like(ro.truncated)
+        terminated = ro.terminated if cfg.bootstrap_truncated else ro.terminated + ro.truncated
+        adv, ret = gae(cfg.reward_scale * ro.rewards, ro.values, terminated, truncated, ro.final_values,
+                       ro.last_value, cfg.gamma, cfg.gae_lambda)
         b_obs = ro.obs.reshape(batch, -1)
         b_act = ro.actions.reshape(batch, *ro.actions.shape[2:])
-        b_logp = ro.logp.reshape(batch)
-        b_params = ro.params.reshape(batch, -1)
+        b_logp, b_params = ro.logp.reshape(batch), ro.params.reshape(batch, -1)
         b_adv, b_ret = adv.reshape(batch), ret.reshape(batch)
 
-        # 3. Several epochs of minibatch steps on the surrogate.
+        # 3. Several epochs of minibatch steps on the surrogate plus the value loss.
         epochs_done, stop = 0, False
         pg_loss = v_loss = torch.tensor(float("nan"))
         for epoch in range(cfg.n_epochs):
@@ -221,30 +193,24 @@ def ppo(cfg: PPOConfig = PPOConfig(), callback: Callable[[dict], bool] | None = 
             for start in range(0, batch, mb):
                 idx = perm[start:start + mb]
                 new_params = policy(b_obs[idx])
-                logp = policy.log_prob(new_params, b_act[idx])
+                ratio = probability_ratio(policy, new_params, b_params[idx], b_act[idx], b_logp[idx])
                 if cfg.target_kl is not None:
                     with torch.no_grad():
-                        logr = logp - b_logp[idx]
-                        if float((torch.expm1(logr) - logr).mean()) > cfg.target_kl:  # k3 before this step
+                        log_r = ratio.log()
+                        if float((ratio - 1 - log_r).mean()) > cfg.target_kl:   # k3 before this step
                             stop = True
                             break
-                if cfg.ratio == "taken":
-                    ratio = torch.exp(logp - b_logp[idx])
-                else:
-                    ratio = policy_ratio(policy, new_params, b_params[idx], b_act[idx], mode=cfg.ratio)
                 a = b_adv[idx]
                 if cfg.norm_adv and len(a) > 1:
                     a = (a - a.mean()) / (a.std() + 1e-8)
                 if cfg.objective == "clip":
-                    pg_loss = -clipped_surrogate(ratio, a, clip)
+                    pg_loss = -clipped_surrogate(ratio, a, cfg.clip_coef)
                 elif cfg.objective == "kl_penalty":
                     pg_loss = -(ratio * a).mean() + beta * policy.kl(b_params[idx], new_params).mean()
                 else:
                     pg_loss = -(ratio * a).mean()
                 v_loss = 0.5 * (value(b_obs[idx]) - b_ret[idx]).pow(2).mean()
-                loss = pg_loss + cfg.vf_coef * v_loss
-                if cfg.ent_coef:
-                    loss = loss - cfg.ent_coef * policy.entropy(new_params).mean()
+                loss = pg_loss + cfg.vf_coef * v_loss - cfg.ent_coef * policy.entropy(new_params).mean()
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
                 torch.nn.utils.clip_grad_norm_(params, cfg.max_grad_norm)
@@ -259,25 +225,22 @@ def ppo(cfg: PPOConfig = PPOConfig(), callback: Callable[[dict], bool] | None = 
             logp_new = policy.log_prob(new_params, b_act)
             k1, k3 = kl_estimates(logp_new, b_logp)
             kl_exact = float(policy.kl(b_params, new_params).mean())
-            clip_frac = float(((logp_new - b_logp).exp() - 1.0).abs().gt(clip).float().mean())
+            clip_frac = float(((logp_new - b_logp).exp() - 1.0).abs().gt(cfg.clip_coef).float().mean())
             ent = float(policy.entropy(new_params).mean())
         beta_used = beta if cfg.objective == "kl_penalty" else float("nan")
         if cfg.objective == "kl_penalty":
             beta = update_beta(beta, kl_exact, cfg.kl_target)
 
-        # 5. Log (and evaluate, off the clock).
-        seconds, cpu_seconds = clock.seconds(), clock.cpu_seconds()
-        eval_ret, last_eval = maybe_evaluate(cfg, policy, env_steps, last_eval, clock)
+        # 5. Log.
         row = dict(
-            update=update, env_steps=env_steps, train_seconds=seconds, train_cpu_seconds=cpu_seconds,
+            update=update, env_steps=(update + 1) * batch,
             episodic_return=float(np.mean(ro.episode_returns)) if ro.episode_returns else float("nan"),
-            eval_return=eval_ret, kl_k1=k1, kl_k3=k3, kl_exact=kl_exact, clip_frac=clip_frac, entropy=ent,
-            policy_loss=float(pg_loss.detach()), value_loss=float(v_loss.detach()), beta=beta_used, epochs=epochs_done, lr=lr,
+            kl_k1=k1, kl_k3=k3, kl_exact=kl_exact, clip_frac=clip_frac, entropy=ent,
+            policy_loss=float(pg_loss.detach()), value_loss=float(v_loss.detach()), beta=beta_used,
+            epochs=epochs_done, lr=lr,
         )
-        history.add(**row)
-        if cfg.target_return is not None and eval_ret >= cfg.target_return:
-            break
-        if callback is not None and callback(row):
+        rows.append(row)
+        if callback is not None and callback(row, policy):
             break
     envs.close()
-    return Trained(policy, value, history.arrays())
+    return Trained(policy, value, stack_rows(rows))
