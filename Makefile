@@ -155,7 +155,9 @@ test-latest:
 bench: $(STAMP)
 	$(BIN)/pip install --quiet -r benchmarks/requirements.txt -c constraints.txt
 	$(BIN)/python benchmarks/kl_memory.py
-	$(BIN)/python benchmarks/rl_cartpole.py
+	$(BIN)/python benchmarks/rl_benchmark.py --env CartPole-v1 --first-seed 1000 --seeds 10 --out benchmarks/results/rl_cartpole
+	$(BIN)/python benchmarks/rl_benchmark.py --env Pendulum-v1 --first-seed 1000 --seeds 10 --out benchmarks/results/rl_pendulum
+	$(BIN)/python benchmarks/plot_rl.py benchmarks/results/rl_cartpole
 
 time-notebooks: $(STAMP)
 	$(BIN)/python tools/time_notebooks.py

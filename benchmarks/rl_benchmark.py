@@ -255,7 +255,7 @@ def markdown(records: dict, env_id: str, versions: str) -> str:
         seeds = sorted({s for v in table.values() for s in v["seeds"]})
         lines += [f"**{group.capitalize()} seeds** ({', '.join(map(str, seeds)) if len(seeds) < 6 else f'{seeds[0]}–{seeds[-1]}, {len(seeds)} seeds'})", "",
                   "| agent | solved | steps: median [95% CI] | steps: IQM [95% CI] | wall s: median [95% CI] "
-                  "| wall s: IQM [95% CI] | CPU s: median | ",
+                  "| wall s: IQM [95% CI] | CPU s: median |",
                   "|---|---|---|---|---|---|---|"]
         for a in AGENT_NAMES:
             if a in table:

@@ -392,6 +392,7 @@ def _make_expm1_minus_x_function():
         def setup_context(ctx, inputs, output):
             (x,) = inputs
             ctx.save_for_backward(x)
+            ctx.save_for_forward(x)  # for jvp (forward mode: jacfwd, hessian)
 
         @staticmethod
         def backward(ctx, grad):

@@ -296,13 +296,15 @@ def renyi(p, q, alpha, *, base=None, axis=-1, validate=True):
     Conventions: terms with :math:`p_i = 0` contribute 0. For :math:`\alpha > 1` (and
     :math:`\alpha = \infty`) a :math:`p_i > 0` where :math:`q_i = 0` gives ``inf``; for
     :math:`\alpha < 1` it contributes 0, and only disjoint supports give ``inf``. The sum is
-    evaluated in log space without overflow for every :math:`\alpha`, even a huge finite one in
-    float32 or half precision: for :math:`\alpha < 1` as ``logsumexp`` of
-    :math:`\alpha \log p_i + (1 - \alpha) \log q_i` (no term exceeds 1, so no shift, which would cancel
-    for an extreme ratio :math:`p_i/q_i`), for :math:`\alpha > 1` shifted by the largest
-    :math:`\log(p_i/q_i)`. The result is clipped at 0 from below to absorb rounding. Near
-    :math:`P \approx Q` the absolute error is about :math:`\varepsilon / |\alpha - 1|`, the size of the
-    rounding of :math:`\sum_i p_i` itself, so the relative error grows as the divergence shrinks. For :math:`\alpha` within about :math:`10^{-8}` of 1 the
+    evaluated without overflow for every :math:`\alpha`, even a huge finite one in float32 or half
+    precision. For :math:`\alpha < 1` (and for :math:`\alpha > 1` when no
+    :math:`(\alpha - 1)\log(p_i/q_i)` exceeds 1) it is ``log1p`` of
+    :math:`S - 1 = \sum_i \big(p_i^\alpha q_i^{1-\alpha} - \alpha p_i - (1 - \alpha) q_i\big)
+    + \alpha(\sum_i p_i - 1) + (1 - \alpha)(\sum_i q_i - 1)`, whose terms are second order in
+    :math:`\log(q_i/p_i)` and whose two sums are taken without rounding, so the result keeps its
+    relative accuracy when :math:`P \approx Q` and for an extreme ratio :math:`p_i/q_i`. Otherwise the
+    sum is taken in log space (``logsumexp`` shifted by the largest :math:`\log(p_i/q_i)`). The result
+    is clipped at 0 from below to absorb rounding. For :math:`\alpha` within about :math:`10^{-8}` of 1 the
     formula loses relative accuracy, so prefer ``alpha=1``.
 
     Parameters
@@ -394,35 +396,63 @@ def _log_pq(be, p, q):
     return xp.where(ok, lr, xp.log(p) - xp.log(q))
 
 
+def _sum_minus_one(be, x, axis):
+    """``sum(x, axis) - 1`` without the rounding of the sum: ``x = hi + lo`` with ``hi`` on a grid of
+    2^-30 (2^-10 in float32), whose sum is exact, and ``lo`` small, whose sum's rounding is negligible."""
+    xp = be.xp
+    scale = 2.0**30 if _xp.float_eps(be.dtype) < 1e-10 else 2.0**10
+    hi = xp.floor(x * scale) / scale
+    return (xp.sum(hi, axis=axis) - 1.0) + xp.sum(x - hi, axis=axis)
+
+
 def _renyi_finite(be, p, q, a, axis):
-    r"""D_alpha for a finite alpha not in {0, 1}, per slice along ``axis`` (before clipping)."""
+    r"""D_alpha for a finite alpha not in {0, 1}, per slice along ``axis`` (before clipping).
+
+    (1) S - 1 = sum_i T_i + a (sum p - 1) + (1 - a) (sum q - 1) with T_i = p^a q^(1-a) - a p - (1 - a) q,
+    each T_i second order in log(q/p) and computed without cancellation, the two sums of p and q without
+    rounding; D = log1p(S - 1) / (a - 1). Used for alpha < 1 (no term exceeds max(p, q)) and, per slice,
+    for alpha > 1 where no (alpha - 1) log(p/q) exceeds 1.
+    (2) For the other slices with alpha > 1, the sum in log space, shifted by the largest log-ratio.
+    """
     xp = be.xp
     inf = math.inf
     pos = p > 0
     qpos = q > 0
     both = pos & qpos
-    lp = xp.log(xp.where(both, p, 1.0))
-    lq = xp.log(xp.where(both, q, 1.0))
+    a_eff = min(a, 0.5 * float(_max_float(be.dtype)))  # a multiplier of a float32 array must stay finite
+    b = 1.0 - a_eff
+    p1 = xp.where(both, p, 1.0)
+    q1 = xp.where(both, q, 1.0)
+    ell = _log_pq(be, q1, p1)                          # log(q/p) where both > 0, else 0
+    small = (xp.abs(ell) <= 1.0) & (b * ell <= 1.0)
+    es = xp.where(small, ell, 0.0)
+    t_small = p1 * (xp.expm1(b * es) - b * xp.expm1(es))
+    lp, lq = xp.log(p1), xp.log(q1)
+    u = xp.where(small, 0.0, a_eff * lp + b * lq)
+    t_big = xp.exp(xp.where(u <= 1.0, u, 1.0)) - a_eff * p1 - b * q1
+    t = xp.where(small, t_small, t_big)
+    # only one of p, q positive: p^a q^b is 0 for alpha < 1 (+inf for alpha > 1, handled by (2))
+    t = xp.where(both, t, -a_eff * p - b * q)
+    s1 = xp.sum(t, axis=axis) + a_eff * _sum_minus_one(be, p, axis) + b * _sum_minus_one(be, q, axis)
+    overlap = xp.any(both, axis=axis)
+    s1 = xp.where(overlap & (s1 > -1.0), s1, -1.0)     # disjoint supports: S = 0 exactly
+    d1 = xp.log1p(s1) / (a - 1.0)
     if a < 1:
-        # p^a q^(1-a) <= max(p, q) <= 1: nothing can overflow, so no shift is needed (a shift by the
-        # largest log-ratio, as below, cancels against the sum and loses digits for an extreme ratio).
-        # Terms with q = 0 < p are 0 for alpha < 1.
-        terms = xp.where(both, a * lp + (1.0 - a) * lq, -inf)
-        return _xp.logsumexp(be, terms, axis) / (a - 1.0)
-    lr = xp.where(both, _log_pq(be, xp.where(both, p, 1.0), xp.where(both, q, 1.0)), -inf)  # log(p/q)
+        return d1
+    lr = xp.where(both, -ell, -inf)                    # log(p/q)
+    row_small = xp.all(small | ~both, axis=axis) & ~xp.any(pos & ~qpos, axis=axis)
     # p^a q^(1-a) = q exp(a lr). Shift by the largest log-ratio M so that a (lr - M) <= 0 never
     # overflows, even for a huge finite alpha:
     #   D_a = a/(a-1) M + 1/(a-1) log sum_i q_i exp(a (lr_i - M)).
     m_keep = xp.max(lr, axis=axis, keepdims=True)
     m_keep = xp.where(m_keep > -inf, m_keep, 0.0)   # disjoint supports: no term
     m = xp.squeeze(m_keep, axis=axis)
-    # a multiplier of a float32 array must stay finite (1e300 would round to inf, and inf * 0 = nan)
-    a_eff = min(a, 0.5 * float(_max_float(be.dtype)))
     terms = xp.where(both, lq + a_eff * (xp.where(both, lr, 0.0) - m_keep), -inf)
     # terms where p = 0 or q = 0 are 0 (-inf in log space), except p > 0 = q (+inf for alpha > 1)
     terms = xp.where(pos & ~qpos, inf, terms)
     lse = _xp.logsumexp(be, terms, axis)
-    return (a / (a - 1.0)) * m + lse / (a - 1.0)
+    d2 = (a / (a - 1.0)) * m + lse / (a - 1.0)
+    return xp.where(row_small, d1, d2)
 
 
 def _max_float(dtype):

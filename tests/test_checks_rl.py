@@ -93,3 +93,69 @@ def test_check_module_doctests():
     for mod in (kllib.checks.rl_for_llms, kllib.checks.trpo):
         result = doctest.testmod(mod)
         assert result.failed == 0 and result.attempted > 0
+
+
+# --------------------------------------------------------------------------- trpo: conjugate gradient
+def cg_ok(Avp, b, n_iters):
+    x = torch.zeros_like(b)
+    r = b.clone()
+    p = r.clone()
+    rr = r @ r
+    for _ in range(n_iters):
+        if rr < 1e-10:
+            break
+        Ap = Avp(p)
+        alpha = rr / (p @ Ap)
+        x = x + alpha * p
+        r = r - alpha * Ap
+        rr_new = r @ r
+        p = r + (rr_new / rr) * p
+        rr = rr_new
+    return x
+
+
+def cg_no_conjugacy(Avp, b, n_iters):          # steepest descent: the direction forgets the previous one
+    x = torch.zeros_like(b)
+    r = b.clone()
+    for _ in range(n_iters):
+        Ar = Avp(r)
+        alpha = (r @ r) / (r @ Ar)
+        x = x + alpha * r
+        r = r - alpha * Ar
+    return x
+
+
+def cg_wasteful(Avp, b, n_iters):               # recomputes the residual from scratch: two products per iteration
+    x = torch.zeros_like(b)
+    p = b.clone()
+    r = b.clone()
+    for _ in range(n_iters):
+        if r @ r < 1e-10:
+            break
+        Ap = Avp(p)
+        alpha = (r @ r) / (p @ Ap)
+        x = x + alpha * p
+        r_new = b - Avp(x)
+        p = r_new + ((r_new @ r_new) / (r @ r)) * p
+        r = r_new
+    return x
+
+
+CG_WRONG = {
+    "no conjugacy": (cg_no_conjugacy, "not right"),
+    "sign": (lambda Avp, b, n: -cg_ok(Avp, b, n), "check the signs"),
+    "two products": (cg_wasteful, "one product"),
+    "numpy out": (lambda Avp, b, n: float(cg_ok(Avp, b, n).sum()), "shape"),
+}
+
+
+def test_conjugate_gradient_reference_passes(capsys):
+    checks.conjugate_gradient_exercise(cg_ok)
+    assert "all 9 checks passed" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("name", list(CG_WRONG))
+def test_conjugate_gradient_mistakes_are_named(name):
+    fn, message = CG_WRONG[name]
+    with pytest.raises(CheckError, match=message):
+        checks.conjugate_gradient_exercise(fn)

@@ -42,7 +42,8 @@ PYPLOT_FIGURE_CALLS = {
 # pyplot functions that create a new figure: two of them in one cell are two figures.
 PYPLOT_NEW_FIGURE = {"figure", "subplots", "subplot_mosaic"}
 PYPLOT_NAMES = {"plt", "pyplot", "matplotlib.pyplot"}
-FILE_NAME = re.compile(r"\.(png|jpe?g|svg|gif|pdf|webp)\b|[/\\]|^[\w.-]+\.\w{2,4}$", re.IGNORECASE)
+# an image file name anywhere, or alt text that is one word with a path separator or an extension
+FILE_NAME = re.compile(r"\w\.(png|jpe?g|svg|gif|pdf|webp)\b|^\S*[/\\]\S*$|^[\w.-]+\.\w{2,4}$", re.IGNORECASE)
 HASH = re.compile(r"\b[0-9a-f]{16,}\b", re.IGNORECASE)
 PLACEHOLDER = re.compile(r"^\s*(an?\s+)?(figure|plot|image|graph|chart|picture|output)\b[\s.:!]*$"
                          r"|^\s*(an?\s+)?(image|picture|figure|graphic) of\b|^\s*(todo|tbd|fixme|alt)\b",
@@ -134,7 +135,9 @@ def test_rule_finds_figures():
     assert alt_problem("Image of a plot of KL divergence")
     assert alt_problem("")
     assert alt_problem(None)
+    assert alt_problem("_build/jupyter_execute/figure-3.png")
     assert alt_problem("KL grows with the gap") is None
+    assert alt_problem("Bars of P (all faces 1/6) and Q; the sum is 0.35 bits.") is None
 
 
 def test_book_has_figures():

@@ -183,3 +183,12 @@ def test_torch_float32_and_validation():
     assert mutual_information(p).dtype == torch.float32
     with pytest.raises(ValueError, match="sums to"):
         mutual_information(p * 2)
+
+
+def test_docstring_examples_run():
+    import doctest
+
+    import kllib.information
+
+    result = doctest.testmod(kllib.information, optionflags=doctest.NORMALIZE_WHITESPACE)
+    assert result.attempted >= 4 and result.failed == 0

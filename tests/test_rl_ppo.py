@@ -147,3 +147,40 @@ def test_ppo_clip_exercise_not_written():
 
     with pytest.raises(CheckError, match="not written yet"):
         checks.ppo_clip_exercise(stub)
+
+
+# --------------------------------------------------------------------------- the GAE exercise check
+def gae_ok(rewards, values, terminated, truncated, final_values, last_value, gamma, lam):
+    adv, carry, v_next = np.zeros_like(rewards), np.zeros_like(last_value), last_value
+    for t in reversed(range(rewards.shape[0])):
+        v_next = np.where(truncated[t] > 0, final_values[t], v_next)
+        delta = rewards[t] + gamma * (1 - terminated[t]) * v_next - values[t]
+        carry = delta + gamma * lam * (1 - terminated[t]) * (1 - truncated[t]) * carry
+        adv[t], v_next = carry, values[t]
+    return adv
+
+
+GAE_WRONG = {
+    "truncated as terminated": (lambda r, v, te, tr, f, l, g, la: gae_ok(r, v, np.maximum(te, tr), 0 * tr, f, l, g, la),
+                                "treated like a terminated one"),
+    "truncation ignored": (lambda r, v, te, tr, f, l, g, la: gae_ok(r, v, te, 0 * tr, f, l, g, la),
+                           "ends the episode too"),
+    "returns too": (lambda r, v, te, tr, f, l, g, la: np.stack([gae_ok(r, v, te, tr, f, l, g, la)] * 2), "advantages only"),
+}
+
+
+def test_gae_exercise_reference_passes(capsys):
+    from kllib import checks
+
+    checks.gae_exercise(gae_ok)
+    assert "all 8 checks passed" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("name", list(GAE_WRONG))
+def test_gae_exercise_names_the_mistake(name):
+    from kllib import checks
+    from kllib.checks import CheckError
+
+    fn, message = GAE_WRONG[name]
+    with pytest.raises(CheckError, match=message):
+        checks.gae_exercise(fn)

@@ -98,8 +98,29 @@ def test_student_notebook_runs_up_to_its_stubs(student_dir, chapter):
             clear = err.ename == "NotImplementedError" or (err.ename == "CheckError" and "not written yet" in err.evalue)
             if not (tagged and clear):
                 unexpected.append(f"cell {i}: {err.ename}: {err.evalue[:200]}")
-        if tagged and "checks." in cell.source:
+        if tagged and make_student.is_check_cell(cell):
             assert errors, f"{chapter.name} cell {i}: a check passed on a stub; it cannot fail, so it checks nothing"
             check_failures += 1
     assert not unexpected, f"{chapter.name}: unexpected errors in the student edition:\n" + "\n".join(unexpected)
     assert check_failures >= 1, f"{chapter.name}: no self-graded check ran against a stub"
+
+
+def test_check_cells_are_recognised_in_both_forms():
+    new = nbformat.v4.new_code_cell("from kllib.checks import kl_bits_exercise  # imported here\nkl_bits_exercise(kl_bits)")
+    old = nbformat.v4.new_code_cell("checks.kl_bits_exercise(kl_bits)")
+    graded = nbformat.v4.new_code_cell("anything()", metadata={"nbgrader": {"grade": True}})
+    plain = nbformat.v4.new_code_cell("x = checks_count + 1")
+    assert all(make_student.is_check_cell(c) for c in (new, old, graded)) and not make_student.is_check_cell(plain)
+
+
+def test_nbgrader_metadata_survives_the_student_edition():
+    answer = nbformat.v4.new_code_cell("def f():\n    ### BEGIN SOLUTION\n    return 1\n    ### END SOLUTION",
+                                       metadata={"nbgrader": {"solution": True, "grade": False, "grade_id": "a"}})
+    check = nbformat.v4.new_code_cell("from kllib.checks import f_exercise\nf_exercise(f)",
+                                      metadata={"nbgrader": {"grade": True, "grade_id": "a-check", "points": 5}})
+    nb = nbformat.v4.new_notebook(cells=[answer, check])
+    student, stubs = make_student.student_notebook(nb)
+    assert stubs == 1
+    assert student.cells[0].metadata["nbgrader"]["solution"] is True
+    assert student.cells[1].metadata["nbgrader"]["points"] == 5
+    assert make_student.STUB_TAG in student.cells[1].metadata["tags"]

@@ -11,7 +11,9 @@ For each notebook:
   them stay, stubbed, as the student's workspace);
 - cells that will raise until the student writes their code are tagged ``raises-exception`` (nbval then
   expects the error): a cell with a top-level stub, and every cell that calls a ``checks.`` function;
-- outputs and execution counts are cleared.
+- outputs and execution counts are cleared;
+- nbgrader's cell metadata (answer cells, check cells with their points; tools/nbgrader_metadata.py) is kept,
+  so a filled-in student edition can be autograded by nbgrader like its own release.
 
 The sources are never modified, and the tool refuses to write into ``book/``.
 """
@@ -73,6 +75,13 @@ def remove_solution_directives(source: str) -> str:
     return re.sub(r"\n{3,}", "\n\n", text).strip()
 
 
+def is_check_cell(cell: nbformat.NotebookNode) -> bool:
+    """A cell that runs an exercise check: nbgrader test cell, ``from kllib.checks import X``, or ``checks.X(...)``."""
+    if cell.get("metadata", {}).get("nbgrader", {}).get("grade"):
+        return True
+    return re.search(r"\bchecks\.\w+\(|^from kllib\.checks import \w+", cell.source, re.M) is not None
+
+
 def student_notebook(nb: nbformat.NotebookNode) -> tuple[nbformat.NotebookNode, int]:
     cells, stubs = [], 0
     for cell in nb.cells:
@@ -87,7 +96,7 @@ def student_notebook(nb: nbformat.NotebookNode) -> tuple[nbformat.NotebookNode, 
             cell.outputs, cell.execution_count = [], None
             cell.source, stubbed, top_level = stub_code(cell.source)
             stubs += stubbed
-            calls_check = re.search(r"\bchecks\.\w+\(", cell.source) is not None
+            calls_check = is_check_cell(cell)
             if top_level or calls_check:
                 tags.add(STUB_TAG)
             if tags:

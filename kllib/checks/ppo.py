@@ -5,9 +5,11 @@ Example
 >>> import torch
 >>> from kllib.checks.ppo import ppo_clip_exercise
 >>> def my_clip(ratio, adv, eps):
-...     return torch.min(ratio * adv, ratio.clamp(1 - eps, 1 + eps) * adv).mean()
+...     raise NotImplementedError()   # the student's answer goes here
 >>> ppo_clip_exercise(my_clip)
-your clipped surrogate: all 8 checks passed.
+Traceback (most recent call last):
+    ...
+kllib.checks._core.CheckError: your clipped surrogate is not written yet: replace `raise NotImplementedError()` with your code.
 """
 from __future__ import annotations
 

@@ -10,11 +10,11 @@ Example
 >>> import torch
 >>> from kllib.checks.rl_for_llms import shaped_rewards_exercise
 >>> def my_shaped_rewards(scores, logp, logp_ref, beta):
-...     rewards = -beta * (logp - logp_ref)
-...     rewards[:, -1] += scores
-...     return rewards
+...     raise NotImplementedError()   # the student's answer goes here
 >>> shaped_rewards_exercise(my_shaped_rewards)
-your shaped_rewards: all 5 checks passed.
+Traceback (most recent call last):
+    ...
+kllib.checks._core.CheckError: your shaped_rewards is not written yet: replace `raise NotImplementedError()` with your code.
 """
 from __future__ import annotations
 

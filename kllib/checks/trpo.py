@@ -12,10 +12,11 @@ Example
 >>> import numpy as np
 >>> from kllib.checks.trpo import natural_step_exercise
 >>> def natural_step(g, F, delta):
-...     s = np.linalg.solve(F, g)
-...     return np.sqrt(2 * delta / (s @ F @ s)) * s
+...     raise NotImplementedError()   # the student's answer goes here
 >>> natural_step_exercise(natural_step)
-your natural_step: all 7 checks passed.
+Traceback (most recent call last):
+    ...
+kllib.checks._core.CheckError: your natural_step is not written yet: replace `raise NotImplementedError()` with your code.
 """
 from __future__ import annotations
 
@@ -163,4 +164,4 @@ def conjugate_gradient_exercise(fn: Callable) -> None:
     c.done()
 
 
-conjugate_gradient_exercise.__kllib_allowed__ = ("kllib.rl.trpo.make_fvp",)
+conjugate_gradient_exercise.__kllib_allowed__ = ("kllib.rl.trpo.make_fvp", "kllib.checks.trpo.conjugate_gradient_exercise")

@@ -10,9 +10,11 @@ Example
 >>> import torch
 >>> from kllib.checks.vae import reparameterize_exercise
 >>> def reparameterize(mu, logvar, eps):
-...     return mu + torch.exp(0.5 * logvar) * eps
+...     raise NotImplementedError()   # the student's answer goes here
 >>> reparameterize_exercise(reparameterize)
-your reparameterize: all 5 checks passed.
+Traceback (most recent call last):
+    ...
+kllib.checks._core.CheckError: your reparameterize is not written yet: replace `raise NotImplementedError()` with your code.
 """
 from __future__ import annotations
 

@@ -54,7 +54,7 @@ def use_mode(page, mode: str) -> None:
 
 def open_page(page, url: str) -> None:
     """Load a page and wait until MathJax has typeset it and the widgets have drawn."""
-    page.goto(url, wait_until="load")
+    page.goto(url, wait_until="load", timeout=180_000)
     page.wait_for_function(
         "() => !window.MathJax || !MathJax.startup || !MathJax.startup.promise"
         " || MathJax.startup.promise.then(() => true)", timeout=60_000)
@@ -290,10 +290,9 @@ def main() -> None:
 
     from playwright.sync_api import sync_playwright
 
-    from conftest import CHROMIUM_ARGS  # noqa: E402  (run from tests/browser or with it on sys.path)
+    from conftest import CHROMIUM_ARGS, _QuietHandler, is_loopback  # noqa: E402  (tests/browser is on sys.path)
 
-    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(SITE))
-    handler.log_message = lambda *a: None
+    handler = functools.partial(_QuietHandler, directory=str(SITE))
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     url = f"http://127.0.0.1:{server.server_address[1]}"
@@ -304,8 +303,7 @@ def main() -> None:
             nodes, pages = Counter(), Counter()
             for rel in PAGES:
                 ctx = browser.new_context(viewport={"width": 1280, "height": 900}, service_workers="block")
-                ctx.route("**/*", lambda r: r.continue_() if r.request.url.startswith(url) or
-                          r.request.url.startswith(("data:", "blob:", "about:")) else r.abort())
+                ctx.route("**/*", lambda r: r.continue_() if is_loopback(r.request.url) else r.abort())
                 pg = ctx.new_page()
                 use_mode(pg, mode)
                 open_page(pg, f"{url}/{rel}")
