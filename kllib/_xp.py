@@ -288,6 +288,11 @@ def to_numpy(be, x):
     if be.is_numpy:
         return np.asarray(x)
     if be.is_torch:
+        F = _torch()._C._functorch
+        if F.is_functorch_wrapped_tensor(x):  # under torch.func.grad: the values underneath
+            while F.is_functorch_wrapped_tensor(x):
+                x = F.get_unwrapped(x)
+            return np.asarray(x.tolist(), dtype=np.float64)
         x = x.detach().cpu()
         if x.dtype not in (_torch().float32, _torch().float64, _torch().bool):
             x = x.double()

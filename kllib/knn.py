@@ -113,7 +113,7 @@ def kl_knn(x, y, *, k: int = 1) -> float:
     >>> kl_knn([0.0, 0.0, 1.0], [2.0, 3.0])
     Traceback (most recent call last):
     ...
-    ValueError: kl_knn: 2 of the 3 points of x have their 1-th neighbour among x at distance 0 (duplicate points); the estimator assumes continuous samples: remove duplicates, add tiny noise, or raise k above the largest multiplicity
+    ValueError: kl_knn: 2 of the 3 points of x have their k-th nearest neighbour (k = 1) among x at distance 0 (duplicate points); the estimator assumes continuous samples: remove duplicates, add tiny noise, or raise k above the largest multiplicity
     """
     if isinstance(k, bool) or not isinstance(k, numbers.Integral):
         raise TypeError(f"k must be an integer >= 1, got {k!r}")
@@ -141,7 +141,7 @@ def kl_knn(x, y, *, k: int = 1) -> float:
         zero = int(np.count_nonzero(dist == 0))
         if zero:
             raise ValueError(
-                f"kl_knn: {zero} of the {n} points of x have their {k}-th neighbour {where} at distance 0 "
+                f"kl_knn: {zero} of the {n} points of x have their k-th nearest neighbour (k = {k}) {where} at distance 0 "
                 "(duplicate points); the estimator assumes continuous samples: remove duplicates, add tiny noise, "
                 "or raise k above the largest multiplicity")
     return float(d * np.mean(np.log(nu) - np.log(rho)) + math.log(m / (n - 1)))

@@ -151,7 +151,7 @@ def points_table(paths: list[Path]) -> list[tuple[str, str, str, float]]:
     """(chapter, exercise label, grade_id of the check cell, points) for every graded cell."""
     rows = []
     for path in paths:
-        nb = json.loads(path.read_text(encoding="utf-8"))
+        nb = annotate(json.loads(path.read_text(encoding="utf-8")))  # as this tool writes it (set points are kept)
         for ex in exercises(nb["cells"]):
             if ex["check"] is None:
                 continue

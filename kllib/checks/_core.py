@@ -204,7 +204,12 @@ def _from_notebook(obj: Any) -> bool:
     code = getattr(obj, "__code__", None)
     if code is None and not isinstance(obj, type):
         code = getattr(getattr(type(obj), "__call__", None), "__code__", None)
-    return code is not None and not _is_library(code.co_filename)
+    if code is None:
+        return False
+    name = code.co_filename
+    if name.startswith("<"):  # <ipython-input-..>, <string> of exec/-c; not <frozen ...>
+        return not name.startswith("<frozen")
+    return not _is_library(name)
 
 
 class _Snapshot:

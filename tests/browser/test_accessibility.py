@@ -102,7 +102,7 @@ IMAGES_JS = """() => [...document.querySelectorAll('article img')].map(img => ({
 
 @pytest.mark.parametrize("rel", CHAPTERS)
 def test_figure_alt_text_reaches_the_page(page, site_url, rel):
-    page.goto(f"{site_url}/{rel}", wait_until="load")
+    page.goto(f"{site_url}/{rel}", wait_until="domcontentloaded", timeout=180_000)
     problems = []
     for img in page.evaluate(IMAGES_JS):
         alt = (img["alt"] or "").strip()
@@ -117,7 +117,6 @@ def test_figure_alt_text_reaches_the_page(page, site_url, rel):
 
 def test_math_has_assistive_mathml(page, site_url):
     """Screen readers read the hidden MathML MathJax puts beside each formula (served offline)."""
-    page.goto(f"{site_url}/book/playground.html", wait_until="load")
     open_page(page, f"{site_url}/book/playground.html")
     info = page.evaluate("""() => {
         const boxes = [...document.querySelectorAll('mjx-container')];
@@ -270,7 +269,7 @@ def test_reduced_motion(browser, site_url):
     context = browser.new_context(reduced_motion="reduce", service_workers="block")
     try:
         pg = context.new_page()
-        pg.goto(f"{site_url}/book/playground.html", wait_until="load")
+        pg.goto(f"{site_url}/book/playground.html", wait_until="load", timeout=180_000)
         moving = pg.evaluate("""() => [...document.querySelectorAll('body *')].filter(e => {
             const cs = getComputedStyle(e);
             const t = cs.transitionDuration.split(',').some(d => parseFloat(d) > 0.01);
