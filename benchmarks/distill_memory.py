@@ -75,7 +75,7 @@ def worker(div: str, impl: str, n: int, v: int) -> dict:
     loss.backward()
     cpu = time.process_time() - t0
     peak = _maxrss_bytes() - before
-    return dict(div=div, impl=impl, value=float(loss), peak_bytes=int(peak), fb_cpu=cpu,
+    return dict(div=div, impl=impl, value=loss.item(), peak_bytes=int(peak), fb_cpu=cpu,
                 grad_bytes=n * v * 4)
 
 

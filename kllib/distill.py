@@ -75,10 +75,13 @@ def _chunked_rows(zs, zt, divergence, beta, chunk_size):
     from torch.utils.checkpoint import checkpoint
 
     n, v = zs.shape
+    if n == 0:
+        return zs.new_zeros(0)
     cs = chunk_size or max(1, (1 << 18) // max(v, 1))
-    parts = [checkpoint(_per_row, zs[i:i + cs], zt[i:i + cs], divergence, beta, use_reentrant=False)
-             for i in range(0, n, cs)]
-    return torch.cat(parts) if parts else zs.new_zeros(0)
+    # split (not slicing in a loop): its backward writes every chunk's gradient into one [N, V] tensor at once.
+    parts = [checkpoint(_per_row, a, b, divergence, beta, use_reentrant=False)
+             for a, b in zip(zs.split(cs), zt.split(cs))]
+    return torch.cat(parts)
 
 
 def distill_loss(student_logits, teacher_logits, *, divergence: str = "forward", beta: float = 0.5,

@@ -337,7 +337,8 @@ class _SealedModule(_types.ModuleType):
     def __setattr__(self, name: str, value: Any) -> None:
         current = vars(self).get(name, None)
         is_submodule = isinstance(value, _types.ModuleType) and value.__name__ == f"{self.__name__}.{name}"
-        if name in vars(self) and not is_submodule and current is not value:
+        dunder = name.startswith("__") and name.endswith("__")  # set by the import system (importlib.reload)
+        if name in vars(self) and not (is_submodule or dunder) and current is not value:
             raise AttributeError(f"{self.__name__}.{name} cannot be replaced: the checks grade your answer as they "
                                  f"are. Remove the line that assigns it, restart the kernel and run all cells.")
         super().__setattr__(name, value)
