@@ -26,6 +26,8 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
+
 from kllib import _xp
 
 __all__ = ["entropy", "cross_entropy", "kl", "kl_logits"]
@@ -72,20 +74,32 @@ def _plogpq(be, p, q):
     :func:`scipy.special.rel_entr` computes it. Conventions of the module, and finite gradients at
     :math:`p = 0`.
     """
-    xp = be.xp
+    if be.is_numpy:
+        # scipy.special.rel_entr computes the same (log1p near p = q) in one C loop
+        from scipy.special import rel_entr
+
+        d = rel_entr(p, q)
+        bad = np.isinf(d) & (q > 0)  # the ratio overflowed (subnormal q): there log p - log q
+        if bad.any():
+            with np.errstate(divide="ignore"):
+                d = np.where(bad, p * (np.log(np.where(bad, p, 1.0)) - np.log(np.where(bad, q, 1.0))), d)
+        return d
+    xp = torch = be.xp
+    if be.is_torch:
+        import torch
     pos = p > 0
-    p_safe = xp.where(pos, p, 1.0)
-    q_safe = xp.where(pos, q, 1.0)
+    p_safe = torch.where(pos, p, 1.0)
+    q_safe = torch.where(pos, q, 1.0)
     r = p_safe / q_safe
     near = (r > 0.5) & (r < 2.0)
-    lr = xp.where(near, xp.log1p((p_safe - q_safe) / q_safe), xp.log(r))
+    lr = torch.where(near, xp.log1p((p_safe - q_safe) / q_safe), xp.log(r))
     ok = (r > 0) & (r < math.inf)
     if _eager(be):
         if not bool(xp.all(ok)):
-            lr = xp.where(ok, lr, xp.log(p_safe) - xp.log(q_safe))
+            lr = torch.where(ok, lr, xp.log(p_safe) - xp.log(q_safe))
     else:
-        lr = xp.where(ok, lr, xp.log(p_safe) - xp.log(q_safe))
-    return xp.where(pos, p * lr, 0.0)
+        lr = torch.where(ok, lr, xp.log(p_safe) - xp.log(q_safe))
+    return torch.where(pos, p * lr, 0.0)
 
 
 def _js_terms(be, p, q):
