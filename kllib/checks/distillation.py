@@ -8,8 +8,12 @@ averaged, and softmax probabilities where log-probabilities belong.
 Example
 -------
 >>> from kllib.checks.distillation import forward_kd_exercise
->>> from kllib.distill import distill_loss
->>> forward_kd_exercise(lambda s, t, m: distill_loss(s, t, mask=m))  # doctest: +SKIP
+>>> def my_forward_kd(student_logits, teacher_logits, mask):
+...     raise NotImplementedError()   # the student's answer goes here
+>>> forward_kd_exercise(my_forward_kd)
+Traceback (most recent call last):
+    ...
+kllib.checks._core.CheckError: your forward_kd is not written yet: replace `raise NotImplementedError()` with your code.
 """
 from __future__ import annotations
 

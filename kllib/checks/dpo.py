@@ -8,8 +8,12 @@ recognises the usual mistakes: the margin the wrong way round (rejected minus ch
 Example
 -------
 >>> from kllib.checks.dpo import dpo_loss_exercise
->>> from kllib.dpo import dpo_loss
->>> dpo_loss_exercise(lambda pc, pr, rc, rr, beta: dpo_loss(pc, pr, rc, rr, beta))  # doctest: +SKIP
+>>> def my_dpo_loss(policy_chosen, policy_rejected, ref_chosen, ref_rejected, beta):
+...     raise NotImplementedError()   # the student's answer goes here
+>>> dpo_loss_exercise(my_dpo_loss)
+Traceback (most recent call last):
+    ...
+kllib.checks._core.CheckError: your dpo_loss is not written yet: replace `raise NotImplementedError()` with your code.
 """
 from __future__ import annotations
 

@@ -78,11 +78,13 @@ def ppo_clip_exercise(fn: Callable) -> None:
 
 
 def _gae_variants(r, v, term, trunc, final, last, gamma, lam):
-    """Typical wrong versions, computed at run time for naming the mistake (none of them is GAE)."""
+    """Typical wrong versions, built at run time from :func:`kllib.rl.common.gae` (none of them is GAE)."""
     from kllib.rl.common import gae
 
     z = np.zeros_like(r)
     done = np.maximum(term, trunc)
+    v_after = np.concatenate([v[1:], last[None]])       # the next row's value, whatever episode it belongs to
+    deltas = gae(r, v, term, trunc, final, last, gamma, 0.0)[0]   # lambda = 0: the TD errors themselves
     return {
         "(a truncated step is treated like a terminated one: the episode was only cut by the time limit, so its "
         "last state still has a future; bootstrap with gamma * final_values[t] there)":
@@ -94,32 +96,11 @@ def _gae_variants(r, v, term, trunc, final, last, gamma, lam):
             gae(r, v, term, z, z, last, gamma, lam)[0],
         "(after a truncated step the next row belongs to a new episode: bootstrap with final_values[t], not "
         "values[t + 1])":
-            _no_final(r, v, term, trunc, last, gamma, lam),
+            gae(r, v, term, trunc, v_after, last, gamma, lam)[0],
         "(the sum of TD errors must stop at the end of an episode, truncated or terminated: multiply the "
         "carried advantage by (1 - terminated) * (1 - truncated))":
-            _no_stop(r, v, term, trunc, final, last, gamma, lam),
+            gae(deltas, z, z, z, z, np.zeros_like(last), gamma * lam, 1.0)[0],
     }
-
-
-def _no_final(r, v, term, trunc, last, gamma, lam):
-    T = r.shape[0]
-    adv, carry, v_next = np.zeros_like(r), np.zeros_like(last), last
-    for t in range(T - 1, -1, -1):
-        delta = r[t] + gamma * (1 - term[t]) * v_next - v[t]
-        carry = delta + gamma * lam * (1 - term[t]) * (1 - trunc[t]) * carry
-        adv[t], v_next = carry, v[t]
-    return adv
-
-
-def _no_stop(r, v, term, trunc, final, last, gamma, lam):
-    T = r.shape[0]
-    adv, carry, v_next = np.zeros_like(r), np.zeros_like(last), last
-    for t in range(T - 1, -1, -1):
-        v_next = np.where(trunc[t] > 0, final[t], v_next)
-        delta = r[t] + gamma * (1 - term[t]) * v_next - v[t]
-        carry = delta + gamma * lam * carry
-        adv[t], v_next = carry, v[t]
-    return adv
 
 
 def gae_exercise(fn: Callable) -> None:
