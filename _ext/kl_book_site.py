@@ -8,7 +8,10 @@ Every ``_static/*.css`` and ``_static/*.js`` is added to every page, the scripts
 
 * ``kl-widgets.js`` renders the interactive widgets (``<div class="kl-widget" data-widget=...>``);
 * ``kl-read-aloud.js`` adds the *listen* button (browser speech synthesis);
-* ``kl-a11y.css`` fixes the theme for WCAG 2.1 AA (contrast, dark-mode figures, reduced motion).
+* ``kl-a11y.css`` fixes the theme for WCAG 2.1 AA (contrast, dark-mode figures, reduced motion);
+* ``kl-a11y.js`` makes the page's scrollable regions focusable (keyboard scrolling, WCAG 2.1.1).
+
+Pages get ARIA list items for their bibliography entries (see ``_citation_list_items``).
 
 For the PDF edition (LaTeX builder) it writes the book's MathJax macros into the LaTeX preamble.
 
@@ -82,6 +85,20 @@ def _drop_duplicate_scripts(app, pagename, templatename, context, doctree):
     scripts[:] = kept
 
 
+def _citation_list_items(app, pagename, templatename, context, doctree):
+    """Bibliography entries as ARIA list items.
+
+    docutils writes the bibliography as ``<div role="list" class="citation-list">`` holding
+    ``<div class="citation" role="doc-biblioentry">`` entries. ARIA 1.2 deprecates ``doc-biblioentry``; axe-core
+    then no longer counts the entries as the list's items and reports the list as a critical
+    ``aria-required-children`` violation (its links become the list's children) plus a deprecated role on every
+    entry. ``listitem`` is the role a list's entries must have.
+    """
+    body = context.get("body")
+    if isinstance(body, str) and 'role="doc-biblioentry"' in body:
+        context["body"] = body.replace('role="doc-biblioentry"', 'role="listitem"')
+
+
 def setup(app):
     # Jupyter Book adds the book's _static already; add it only when it is missing (plain Sphinx).
     paths = [(Path(app.srcdir) / p).resolve() for p in app.config.html_static_path]
@@ -90,4 +107,5 @@ def setup(app):
     app.connect("config-inited", _own_static_files)
     app.connect("config-inited", _latex_setup)
     app.connect("html-page-context", _drop_duplicate_scripts, priority=900)
+    app.connect("html-page-context", _citation_list_items)
     return {"parallel_read_safe": True, "parallel_write_safe": True}

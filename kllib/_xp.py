@@ -179,11 +179,64 @@ def _compat():
     return array_api_compat
 
 
+_F64 = np.dtype(np.float64)
+_F32 = np.dtype(np.float32)
+_NUMPY_BACKENDS = {}
+_XTORCH = []
+
+
+def _numpy_backend(dtype):
+    be = _NUMPY_BACKENDS.get(dtype)
+    if be is None:
+        from array_api_compat import numpy as xnp
+
+        be = _NUMPY_BACKENDS[dtype] = Backend(xnp, dtype, dtype, "cpu", "numpy")
+    return be
+
+
+def _xtorch():
+    if not _XTORCH:
+        from array_api_compat import torch as xt
+
+        _XTORCH.append(xt)
+    return _XTORCH[0]
+
+
+def numpy_view(be, x):
+    """``x`` as a NumPy array without a copy when it is NumPy, or a plain (untransformed) CPU torch tensor
+    in float32/float64 whose values may be checked; ``None`` otherwise. For fast validation."""
+    if be.is_numpy:
+        return x
+    if be.is_torch and be.checkable:
+        torch = _torch()
+        if (
+            x.device.type == "cpu"
+            and (x.dtype is torch.float32 or x.dtype is torch.float64)
+            and not torch._C._functorch.is_functorch_wrapped_tensor(x)
+        ):
+            return x.detach().numpy()
+    return None
+
+
 def prepare(*args, names):
     """Convert the inputs to one namespace and one floating dtype.
 
     Returns ``(be, arrays)`` where ``be`` is the :class:`Backend` of the call.
     """
+    # Fast paths for the hot loops: all NumPy arrays, or all torch tensors, of one float32/float64 dtype.
+    a0 = args[0]
+    if type(a0) is np.ndarray:
+        dt = a0.dtype
+        if (dt == _F64 or dt == _F32) and all(type(a) is np.ndarray and a.dtype == dt for a in args[1:]):
+            return _numpy_backend(dt), list(args)
+    else:
+        torch = _torch()
+        if torch is not None and isinstance(a0, torch.Tensor):
+            dt, dev = a0.dtype, a0.device
+            if (dt is torch.float32 or dt is torch.float64) and all(
+                isinstance(a, torch.Tensor) and a.dtype is dt and a.device == dev for a in args[1:]
+            ):
+                return Backend(_xtorch(), dt, dt, dev, "torch", _torch_checkable(torch, args)), list(args)
     kinds = [_classify(a, n) for a, n in zip(args, names)]
     if "torch" in kinds:
         return _prepare_torch(args, kinds, names)
@@ -549,6 +602,14 @@ def check_finite(be, x, name, *, allow=None):
     """No NaN (and no infinities unless ``allow`` is '-inf'). Checked in ``x``'s own library."""
     if not be.checkable:
         return
+    a = numpy_view(be, x)
+    if a is not None:
+        # one reduction in the common case; a NaN or an infinity (or an overflowing sum) goes on to the full check
+        if a.size == 0:
+            return
+        with np.errstate(all="ignore"):
+            if (a.max() < math.inf) if allow == "-inf" else np.isfinite(a.sum()):
+                return
     xp = be.xp
     if allow == "-inf":
         bad = xp.isnan(x) | (x == math.inf)
@@ -574,6 +635,15 @@ def check_probs(be, x, name, axis, shown_axis=None):
     xp = be.xp
     shown = axis if shown_axis is None else shown_axis
     tol = sum_tolerance(be.out_dtype)
+    a = numpy_view(be, x)
+    if a is not None:
+        # Two reductions in the common case: the minimum (NaN and negatives fail `>= 0`) and the sums
+        # (+inf fails the tolerance); anything else goes on to the full checks and their messages.
+        if a.size == 0:
+            return
+        with np.errstate(all="ignore"):
+            if a.min() >= 0 and bool(np.all(np.abs(a.sum(axis=axis) - 1.0) <= tol)):
+                return
     # One pass for the common case: NaN, negative and +inf entries all fail `0 <= x < inf`.
     if _any(be, ~((x >= 0) & (x < math.inf))):
         a = to_numpy(be, x)
@@ -609,6 +679,11 @@ def check_logits(be, x, name, axis, shown_axis=None):
         return
     xp = be.xp
     shown = axis if shown_axis is None else shown_axis
+    a = numpy_view(be, x)
+    if a is not None and a.size:
+        with np.errstate(all="ignore"):
+            if bool(np.all(np.isfinite(a.max(axis=axis)))):  # NaN, +inf and all -inf rows are not finite
+                return
     check_finite(be, x, name, allow="-inf")
     allneg = xp.all(x == -math.inf, axis=axis)
     if not _any(be, allneg):

@@ -78,12 +78,8 @@ def _plogpq(be, p, q):
         # scipy.special.rel_entr computes the same (log1p near p = q) in one C loop
         from scipy.special import rel_entr
 
-        d = rel_entr(p, q)
-        bad = np.isinf(d) & (q > 0)  # the ratio overflowed (subnormal q): there log p - log q
-        if bad.any():
-            with np.errstate(divide="ignore"):
-                d = np.where(bad, p * (np.log(np.where(bad, p, 1.0)) - np.log(np.where(bad, q, 1.0))), d)
-        return d
+        with np.errstate(divide="ignore"):
+            return _fix_rel_entr_overflow(rel_entr(p, q), p, q)
     xp = torch = be.xp
     if be.is_torch:
         import torch
@@ -312,12 +308,55 @@ def kl(p, q, *, base=None, axis=-1, validate=True):
     (1.0, inf)
     """
     be, p, q, axis, log_base = _prepare_pq(p, q, axis, validate, base)
+    fast = _kl_rel_entr(be, p, q, axis)
+    if fast is not None:
+        return be.finish(_in_base(fast, log_base))
     xp = be.xp
     with be.errstate():
         d = xp.sum(_plogpq(be, p, q), axis=axis)
         # >= 0 exactly: rounding of nearly equal distributions cannot make it negative (and no -0.0)
         d = xp.clip(d, min=0.0) + 0.0
     return be.finish(_in_base(d, log_base))
+
+
+def _kl_rel_entr(be, p, q, axis):
+    """The fast path of :func:`kl`: NumPy, or plain CPU torch tensors that need no gradient, through
+    :func:`scipy.special.rel_entr` (one C loop, log1p near p = q); ``None`` when it does not apply."""
+    if be.is_numpy:
+        a, b = p, q
+    elif (
+        be.is_torch
+        and be.checkable
+        and not (_torch_grad(p) or _torch_grad(q))
+    ):
+        a, b = _xp.numpy_view(be, p), _xp.numpy_view(be, q)
+        if a is None or b is None:
+            return None
+    else:
+        return None
+    from scipy.special import rel_entr
+
+    with np.errstate(all="ignore"):
+        e = rel_entr(a, b)
+        d = e.sum(axis=axis)
+        if not np.all(np.isfinite(d)):
+            d = np.sum(_fix_rel_entr_overflow(e, a, b), axis=axis)
+        d = np.maximum(d, 0.0) + 0.0  # >= 0 exactly, and no -0.0
+    if be.is_numpy:
+        return d
+    return _xp._torch().from_numpy(np.asarray(d, dtype=a.dtype))
+
+
+def _fix_rel_entr_overflow(d, p, q):
+    """Where p/q overflowed (subnormal q), p (log p - log q) instead of inf."""
+    bad = np.isinf(d) & (q > 0)
+    if bad.any():
+        d = np.where(bad, p * (np.log(np.where(bad, p, 1.0)) - np.log(np.where(bad, q, 1.0))), d)
+    return d
+
+
+def _torch_grad(x):
+    return x.requires_grad and _xp._torch().is_grad_enabled()
 
 
 def kl_logits(logits_p, logits_q, *, axis=-1, validate=True):
@@ -390,6 +429,14 @@ def kl_logits(logits_p, logits_q, *, axis=-1, validate=True):
     be, zp, zq, axis, _ = _prepare_pq(
         logits_p, logits_q, axis, validate, None, names=("logits_p", "logits_q"), logits=True
     )
+    fast = _kl_logits_fast(be, zp, zq, axis)
+    if fast is not None:
+        return be.finish(fast)
+    return be.finish(_kl_logits_general(be, zp, zq, axis))
+
+
+def _kl_logits_general(be, zp, zq, axis):
+    """:func:`kl_logits` in any namespace, also while tracing (torch.func, torch.compile, JAX)."""
     xp = be.xp
     with be.errstate():
         lse_p = _xp.logsumexp(be, zp, axis, keepdims=True)
@@ -403,7 +450,7 @@ def kl_logits(logits_p, logits_q, *, axis=-1, validate=True):
         d = _p_expm1_minus_x(be, p, t, zq - lse_q, pos)
         d = xp.sum(d, axis=axis)
         d = xp.clip(d, min=0.0) + 0.0
-    return be.finish(d)
+    return d
 
 
 def _p_expm1_minus_x(be, p, t, lq, pos):
@@ -442,3 +489,127 @@ def _p_expm1_minus_x_big(be, p, t, lq, big):
 def _big_exponent(dtype):
     """Half the log of the largest finite number of ``dtype``: e^t stays far from overflow below it."""
     return 40.0 if _xp.float_eps(dtype) > 1e-10 else 350.0
+
+
+# --------------------------------------------------------------------------- fast paths of kl_logits
+def _kl_logits_parts_numpy(zp, zq, axis, big):
+    """NumPy: the same formula as the general path, with in-place operations and three exponentials per
+    entry. The divergence, or ``None`` when an edge case (a zero probability, a huge t, NaN) needs the
+    general path."""
+    with np.errstate(all="ignore"):
+        m_p = zp.max(axis=axis, keepdims=True)
+        p = zp - m_p
+        np.exp(p, out=p)
+        s_p = p.sum(axis=axis, keepdims=True)
+        p /= s_p
+        m_q = zq.max(axis=axis, keepdims=True)
+        q = zq - m_q
+        np.exp(q, out=q)
+        s_q = q.sum(axis=axis, keepdims=True)
+        shift = (m_p + np.log(s_p)) - (m_q + np.log(s_q))  # lse_p - lse_q
+        t = zq - zp  # exact-ish near P = Q, as in the general path
+        t += shift
+        if not (p.min() > 0 and t.max() <= big):
+            return None
+        e = np.expm1(t)
+        e -= t
+        e *= p
+        d = e.sum(axis=axis)
+        d = np.maximum(d, 0.0) + 0.0
+    return d
+
+
+def _kl_logits_parts_torch(torch, zp, zq, axis, big):
+    """torch (no autograd recording): the same as :func:`_kl_logits_parts_numpy`; ``(d, p, t, q)`` or ``None``."""
+    with torch.no_grad():
+        m_p = torch.amax(zp, dim=axis, keepdim=True)
+        p = zp - m_p
+        p.exp_()
+        s_p = p.sum(dim=axis, keepdim=True)
+        p.div_(s_p)
+        m_q = torch.amax(zq, dim=axis, keepdim=True)
+        q = zq - m_q
+        q.exp_()
+        s_q = q.sum(dim=axis, keepdim=True)
+        q.div_(s_q)
+        shift = (m_p + s_p.log_()) - (m_q + s_q.log_())
+        t = zq - zp
+        t.add_(shift)
+        if not bool((torch.amin(p) > 0) & (torch.amax(t) <= big)):
+            return None
+        e = torch.expm1(t)
+        e.sub_(t).mul_(p)
+        d = e.sum(dim=axis)
+        d.clamp_(min=0.0).add_(0.0)
+    return d, p, t, q
+
+
+def _kl_logits_fast(be, zp, zq, axis):
+    if be.is_numpy:
+        if zp.size == 0 or zq.size == 0:
+            return None
+        return _kl_logits_parts_numpy(zp, zq, axis, _big_exponent(be.dtype))
+    if not (be.is_torch and be.checkable) or zp.numel() == 0 or zq.numel() == 0:
+        return None
+    torch = _xp._torch()
+    F = torch._C._functorch
+    if F.is_functorch_wrapped_tensor(zp) or F.is_functorch_wrapped_tensor(zq):
+        return None
+    need_grad = torch.is_grad_enabled() and (zp.requires_grad or zq.requires_grad)
+    if not need_grad:
+        parts = _kl_logits_parts_torch(torch, zp, zq, axis, _big_exponent(be.dtype))
+        return None if parts is None else parts[0]
+    out = _KLLogits.apply(zp, zq, axis, _big_exponent(be.dtype))
+    return None if out[1] is None else out[0]
+
+
+def _make_kl_logits_function():
+    import torch
+
+    class KLLogits(torch.autograd.Function):
+        """kl_logits for plain eager autograd (not used under torch.func or torch.compile, which take the
+        general path): the forward without recording, and the analytic gradient
+        d/dz_p = p (log(p/q) - KL), d/dz_q = q - p. A double backward (create_graph=True) differentiates
+        the general formula again, so higher derivatives stay right."""
+
+        @staticmethod
+        def forward(zp, zq, axis, big):
+            parts = _kl_logits_parts_torch(torch, zp, zq, axis, big)
+            if parts is None:
+                return zp.new_zeros(()), None, None, None
+            return parts
+
+        @staticmethod
+        def setup_context(ctx, inputs, output):
+            zp, zq, axis, big = inputs
+            d, p, t, q = output
+            ctx.axis = axis
+            ctx.ok = p is not None
+            if ctx.ok:
+                ctx.mark_non_differentiable(p, t, q)
+                ctx.save_for_backward(zp, zq, d, p, t, q)
+
+        @staticmethod
+        def backward(ctx, g, *unused):
+            zp, zq, d, p, t, q = ctx.saved_tensors
+            axis = ctx.axis
+            if torch.is_grad_enabled():  # create_graph=True: differentiate the general formula
+                with torch.enable_grad():
+                    be = _xp.Backend(_xp._xtorch(), zp.dtype, zp.dtype, zp.device, "torch", False)
+                    ins = [x for x in (zp, zq) if x.requires_grad]
+                    out = _kl_logits_general(be, zp, zq, axis)
+                    grads = torch.autograd.grad(out, ins, g, create_graph=True, allow_unused=True)
+                it = iter(grads)
+                return tuple(next(it) if x.requires_grad else None for x in (zp, zq)) + (None, None)
+            ga = g.unsqueeze(axis)
+            gzp = gzq = None
+            if ctx.needs_input_grad[0]:
+                gzp = (p * (-t - d.unsqueeze(axis)) * ga).sum_to_size(zp.shape)
+            if ctx.needs_input_grad[1]:
+                gzq = ((q - p) * ga).sum_to_size(zq.shape)
+            return gzp, gzq, None, None
+
+    return KLLogits
+
+
+_KLLogits = _xp._LazyFunction(_make_kl_logits_function)

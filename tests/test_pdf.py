@@ -7,7 +7,8 @@
   (its heading and the references cited in the book);
 * the figures are embedded (pdfimages -list finds at least one image per figure-drawing chapter);
 * no unresolved reference: LaTeX prints "??" for a cross-reference or citation it could not resolve.
-* the student edition has the same chapters and no solutions.
+* the student edition has the same chapters (less the instructors' pages, tools/student_book.py INSTRUCTOR_ONLY),
+  its figures, and no solutions (no solution marker, no "Solution to Exercise" block).
 
 The PDFs are ``_build/latex/book.pdf`` and ``_build/student-book/_build/latex/book-student.pdf`` (or the files named
 by KL_BOOK_PDF and KL_BOOK_STUDENT_PDF). The tests are skipped when no PDF was built, unless KL_BOOK_REQUIRE_PDF=1
@@ -23,10 +24,14 @@ import subprocess
 from functools import lru_cache
 from pathlib import Path
 
+import sys
+
 import pytest
 import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tools"))
+from student_book import INSTRUCTOR_ONLY  # noqa: E402
 BOOK_PDF = Path(os.environ.get("KL_BOOK_PDF", ROOT / "_build" / "latex" / "book.pdf"))
 STUDENT_PDF = Path(os.environ.get("KL_BOOK_STUDENT_PDF",
                                   ROOT / "_build" / "student-book" / "_build" / "latex" / "book-student.pdf"))
@@ -95,7 +100,9 @@ def test_pdf_has_pages(pdf):
 
 def test_every_chapter_title_is_in_the_pdf(pdf):
     text = _norm(pdf_text(pdf))
-    missing = [title_of(f) for f in toc_files() if _norm(_plain(title_of(f))) not in text]
+    files = [f for f in toc_files()
+             if pdf != STUDENT_PDF or f.relative_to(ROOT).as_posix() not in INSTRUCTOR_ONLY]
+    missing = [title_of(f) for f in files if _norm(_plain(title_of(f))) not in text]
     assert not missing, f"{pdf.name}: chapter titles not found in its text: {missing}"
 
 
@@ -116,9 +123,13 @@ def test_no_unresolved_references(pdf):
     assert not hits, f"{pdf.name}: unresolved references ('??'):\n  " + "\n  ".join(hits[:15])
 
 
-def test_figures_are_embedded(pdf):
+def pdf_images(pdf: Path) -> list[str]:
     listing = subprocess.run(["pdfimages", "-list", str(pdf)], check=True, capture_output=True, text=True).stdout
-    images = [line for line in listing.splitlines()[2:] if line.strip()]
+    return [line for line in listing.splitlines()[2:] if line.strip()]
+
+
+def test_figures_are_embedded(pdf):
+    images = pdf_images(pdf)
     n_figure_cells = 0
     for nb in sorted((ROOT / "book").glob("*.ipynb")):
         n_figure_cells += len(re.findall(r"plt\.show\(\)", nb.read_text(encoding="utf-8")))
@@ -129,8 +140,16 @@ def test_figures_are_embedded(pdf):
 def test_student_pdf_has_no_solutions():
     student = _need(STUDENT_PDF)
     book = _need(BOOK_PDF)
-    n_book = len(re.findall(r"### BEGIN SOLUTION|YOUR CODE HERE", pdf_text(book)))
-    text = pdf_text(student)
+    book_text, text = pdf_text(book), pdf_text(student)
+    assert "BEGIN SOLUTION" in book_text and "Solution to Exercise" in book_text, "the book PDF shows no solutions"
     assert "YOUR CODE HERE" in text, "the student PDF shows no stubs"
-    assert "BEGIN SOLUTION" not in text and n_book >= 0
+    leaks = [text[max(0, m.start() - 80): m.end() + 80].replace("\n", " ")
+             for m in re.finditer(r"BEGIN SOLUTION|END SOLUTION|Solution to Exercise", text)]
+    assert not leaks, "solution text in the student PDF:\n  " + "\n  ".join(leaks[:10])
     assert "student edition" in text.lower()
+
+
+def test_student_pdf_keeps_the_figures():
+    """The student edition takes its figures from the executed book: all but those drawn by stubbed cells."""
+    n_book, n_student = len(pdf_images(_need(BOOK_PDF))), len(pdf_images(_need(STUDENT_PDF)))
+    assert n_student >= 0.75 * n_book, f"the student PDF embeds {n_student} images, the book {n_book}"

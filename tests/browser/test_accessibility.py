@@ -13,7 +13,9 @@
   background behind it, in light and dark mode.
 * Motion: with ``prefers-reduced-motion: reduce`` nothing on the page animates or scrolls smoothly.
 
-Run on its own (prints the axe counts per rule, every impact, light and dark)::
+The pages are audited one after the other in the session's one browser, with generous timeouts
+(``KL_BOOK_BROWSER_TIMEOUT``, seconds, 600 by default). Run on its own (prints the axe counts per rule, every
+impact, light and dark, and the time the audit took)::
 
     KL_BOOK_SITE=_build/html .venv/bin/python tests/browser/test_accessibility.py
 """
@@ -52,15 +54,21 @@ def use_mode(page, mode: str) -> None:
                          " catch (e) {}")
 
 
+# Generous timeouts: the pages are audited one after the other in one browser, on machines that may be busy
+# (a 2-core CI runner, a laptop building the book); a long chapter takes a minute to load, typeset and audit there.
+TIMEOUT_MS = int(float(os.environ.get("KL_BOOK_BROWSER_TIMEOUT", "600")) * 1000)
+
+
 def open_page(page, url: str) -> None:
     """Load a page and wait until MathJax has typeset it and the widgets have drawn."""
-    page.goto(url, wait_until="load", timeout=180_000)
+    page.set_default_timeout(TIMEOUT_MS)
+    page.goto(url, wait_until="load", timeout=TIMEOUT_MS)
     page.wait_for_function(
         "() => !window.MathJax || !MathJax.startup || !MathJax.startup.promise"
-        " || MathJax.startup.promise.then(() => true)", timeout=60_000)
+        " || MathJax.startup.promise.then(() => true)", timeout=TIMEOUT_MS)
     page.evaluate("() => (window.MathJax && MathJax.startup && MathJax.startup.promise) || null")
     page.wait_for_function(
-        "() => [...document.querySelectorAll('.kl-widget')].every(w => w.childElementCount > 0)", timeout=30_000)
+        "() => [...document.querySelectorAll('.kl-widget')].every(w => w.childElementCount > 0)", timeout=TIMEOUT_MS)
 
 
 def axe_violations(page) -> list[dict]:
@@ -102,7 +110,7 @@ IMAGES_JS = """() => [...document.querySelectorAll('article img')].map(img => ({
 
 @pytest.mark.parametrize("rel", CHAPTERS)
 def test_figure_alt_text_reaches_the_page(page, site_url, rel):
-    page.goto(f"{site_url}/{rel}", wait_until="domcontentloaded", timeout=180_000)
+    page.goto(f"{site_url}/{rel}", wait_until="domcontentloaded", timeout=TIMEOUT_MS)
     problems = []
     for img in page.evaluate(IMAGES_JS):
         alt = (img["alt"] or "").strip()
@@ -269,7 +277,7 @@ def test_reduced_motion(browser, site_url):
     context = browser.new_context(reduced_motion="reduce", service_workers="block")
     try:
         pg = context.new_page()
-        pg.goto(f"{site_url}/book/playground.html", wait_until="load", timeout=180_000)
+        pg.goto(f"{site_url}/book/playground.html", wait_until="load", timeout=TIMEOUT_MS)
         moving = pg.evaluate("""() => [...document.querySelectorAll('body *')].filter(e => {
             const cs = getComputedStyle(e);
             const t = cs.transitionDuration.split(',').some(d => parseFloat(d) > 0.01);
@@ -295,7 +303,10 @@ def main() -> None:
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     url = f"http://127.0.0.1:{server.server_address[1]}"
+    import time
+
     exe = os.environ.get("KL_BOOK_CHROMIUM", "/usr/bin/chromium")
+    start = time.monotonic()
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=exe, headless=True, args=CHROMIUM_ARGS)
         for mode in ("light", "dark"):
@@ -316,6 +327,7 @@ def main() -> None:
             if not nodes:
                 print("  no violations")
         browser.close()
+    print(f"\naudited {len(PAGES)} pages in 2 modes in {time.monotonic() - start:.0f} s")
     server.shutdown()
 
 
