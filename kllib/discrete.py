@@ -320,31 +320,38 @@ def kl(p, q, *, base=None, axis=-1, validate=True):
 
 
 def _kl_rel_entr(be, p, q, axis):
-    """The fast path of :func:`kl`: NumPy, or plain CPU torch tensors that need no gradient, through
-    :func:`scipy.special.rel_entr` (one C loop, log1p near p = q); ``None`` when it does not apply."""
-    if be.is_numpy:
-        a, b = p, q
-    elif (
-        be.is_torch
-        and be.checkable
-        and not (_torch_grad(p) or _torch_grad(q))
-    ):
-        a, b = _xp.numpy_view(be, p), _xp.numpy_view(be, q)
-        if a is None or b is None:
-            return None
-    else:
-        return None
-    from scipy.special import rel_entr
+    """The fast paths of :func:`kl`; ``None`` when they do not apply (then the general path runs).
 
-    with np.errstate(all="ignore"):
-        e = rel_entr(a, b)
-        d = e.sum(axis=axis)
-        if not np.all(np.isfinite(d)):
-            d = np.sum(_fix_rel_entr_overflow(e, a, b), axis=axis)
-        d = np.maximum(d, 0.0) + 0.0  # >= 0 exactly, and no -0.0
+    NumPy: :func:`scipy.special.rel_entr` (one C loop, log1p near p = q). torch, eager, no gradient
+    needed: :math:`p\,\mathrm{log1p}((p - q)/q)` in place, one logarithm per entry. Near p = q,
+    p - q is exact (Sterbenz); far from it the rounding of p - q costs at most about 13 ulp of the
+    divergence (the term's share of the KL is then at least 0.15 q, resp. 0.19 p). Zero
+    probabilities and overflowing ratios go to the general path.
+    """
     if be.is_numpy:
-        return d
-    return _xp._torch().from_numpy(np.asarray(d, dtype=a.dtype))
+        from scipy.special import rel_entr
+
+        with np.errstate(all="ignore"):
+            e = rel_entr(p, q)
+            d = e.sum(axis=axis)
+            if not np.all(np.isfinite(d)):
+                d = np.sum(_fix_rel_entr_overflow(e, p, q), axis=axis)
+            return np.maximum(d, 0.0) + 0.0  # >= 0 exactly, and no -0.0
+    if not (be.is_torch and be.checkable) or p.numel() == 0 or q.numel() == 0:
+        return None
+    torch = _xp._torch()
+    if torch.is_grad_enabled() and (p.requires_grad or q.requires_grad):
+        return None
+    if not _xp.plain_torch(torch):
+        return None
+    with torch.no_grad():
+        t = p - q
+        t.div_(q)
+        if not bool((torch.amin(p) > 0) & (torch.amax(t) < math.inf)):
+            return None
+        t.log1p_().mul_(p)
+        d = t.sum(dim=axis)
+        return d.clamp_(min=0.0).add_(0.0)
 
 
 def _fix_rel_entr_overflow(d, p, q):
@@ -353,10 +360,6 @@ def _fix_rel_entr_overflow(d, p, q):
     if bad.any():
         d = np.where(bad, p * (np.log(np.where(bad, p, 1.0)) - np.log(np.where(bad, q, 1.0))), d)
     return d
-
-
-def _torch_grad(x):
-    return x.requires_grad and _xp._torch().is_grad_enabled()
 
 
 def kl_logits(logits_p, logits_q, *, axis=-1, validate=True):
@@ -552,8 +555,7 @@ def _kl_logits_fast(be, zp, zq, axis):
     if not (be.is_torch and be.checkable) or zp.numel() == 0 or zq.numel() == 0:
         return None
     torch = _xp._torch()
-    F = torch._C._functorch
-    if F.is_functorch_wrapped_tensor(zp) or F.is_functorch_wrapped_tensor(zq):
+    if not _xp.plain_torch(torch):
         return None
     need_grad = torch.is_grad_enabled() and (zp.requires_grad or zq.requires_grad)
     if not need_grad:
