@@ -320,7 +320,7 @@ def kl(p, q, *, base=None, axis=-1, validate=True):
 
 
 def _kl_rel_entr(be, p, q, axis):
-    """The fast paths of :func:`kl`; ``None`` when they do not apply (then the general path runs).
+    r"""The fast paths of :func:`kl`; ``None`` when they do not apply (then the general path runs).
 
     NumPy: :func:`scipy.special.rel_entr` (one C loop, log1p near p = q). torch, eager, no gradient
     needed: :math:`p\,\mathrm{log1p}((p - q)/q)` in place, one logarithm per entry. Near p = q,

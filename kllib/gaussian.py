@@ -389,8 +389,8 @@ def kl_std_normal(mu, logvar, *, axis=-1, validate=True):
     with be.errstate():
         terms = mu * mu + _xp.expm1_minus_x(be, lv)
         # axis=() sums over no axis in every library (torch's own sum(dim=()) would sum over all)
-        if be.is_torch and isinstance(axis, int):
-            d = 0.5 * terms.sum(dim=axis)
+        if (be.is_torch or be.is_numpy) and isinstance(axis, int):
+            d = 0.5 * (terms.sum(dim=axis) if be.is_torch else terms.sum(axis=axis))
         else:
             d = 0.5 * xp.sum(terms, axis=axis)
     return be.finish(d)

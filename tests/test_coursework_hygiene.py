@@ -35,16 +35,6 @@ def _nb(path: Path) -> dict:
     return json.loads(path.read_text(encoding="utf-8"))
 
 
-def _pending(feature: str, applied: bool) -> None:
-    """Before the tools were first run over book/ (integration of issue 17), say so instead of failing."""
-    if not applied:
-        pytest.xfail(f"{feature} not applied to book/ yet; {FIX}")
-
-
-METADATA_APPLIED = any(c.get("metadata", {}).get("nbgrader") for p in CHAPTERS for c in _nb(p)["cells"])
-INSTALL_APPLIED = any(install_cells.MARKER in json.dumps(_nb(p)["cells"][:3]) for p in CHAPTERS)
-
-
 @pytest.mark.parametrize("chapter", CHAPTERS, ids=lambda p: p.stem)
 def test_exercises_carry_nbgrader_metadata_and_guarded_checks(chapter):
     nb = _nb(chapter)
@@ -53,7 +43,6 @@ def test_exercises_carry_nbgrader_metadata_and_guarded_checks(chapter):
     for ex in exercises:
         assert ex["answers"], f"{chapter.name}: exercise {ex['label']} has no answer cell with ### BEGIN SOLUTION"
         assert ex["check"] is not None, f"{chapter.name}: exercise {ex['label']} has no check cell after it"
-    _pending("nbgrader metadata", METADATA_APPLIED)
     assert meta.dump(meta.annotate(_nb(chapter))) == chapter.read_text(encoding="utf-8"), \
         f"{chapter.name}: nbgrader metadata or the guarded check-cell form is missing or stale; {FIX}"
 
@@ -93,7 +82,6 @@ def test_install_cell_is_generated_from_the_config(chapter):
     nb = _nb(chapter)
     idx = install_cells.install_index(nb)
     assert idx is not None, f"{chapter.name}: the first code cell must be the install cell, tagged remove-cell"
-    _pending("generated install cells", INSTALL_APPLIED)
     want = install_cells.install_source(nb, install_cells.repository_url())
     got = install_cells._source(nb["cells"][idx])
     assert got == want, f"{chapter.name}: the install cell is not the generated one; {FIX}\nexpected:\n{want}"

@@ -75,6 +75,20 @@ def without_links_to(text: str, pages: set[str]) -> str:
     return "\n".join(line for line in text.splitlines() if not pattern.search(line)) + "\n"
 
 
+# Files outside book/ that a page shows: ```{figure} ../benchmarks/results/x.png, ![..](../x.png), {image} ...
+OUTSIDE_FILE = re.compile(r"(?:\{(?:figure|image)\}\s+|\]\()(\.\./[^\s)]+)")
+
+
+def copy_referenced_files(text: str, page: Path, out: Path) -> None:
+    """Copy the files outside ``book/`` that a markdown page includes (figures) to the same place in ``out``."""
+    for ref in OUTSIDE_FILE.findall(text):
+        src = (page.parent / ref).resolve()
+        if src.is_file() and ROOT.resolve() in src.parents:
+            dest = out / src.relative_to(ROOT.resolve())
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(src, dest)
+
+
 def student_toc(toc: dict) -> dict:
     for part in toc.get("parts", []):
         part["chapters"] = [ch for ch in part.get("chapters", []) if ch.get("file") not in INSTRUCTOR_ONLY]
@@ -137,6 +151,7 @@ def main(argv: list[str] | None = None) -> int:
             continue
         if page.suffix == ".md":
             text = page.read_text(encoding="utf-8")
+            copy_referenced_files(text, page, out)
             new = without_links_to(text, INSTRUCTOR_ONLY)
             if "{solution" in new:
                 new = remove_solution_directives(new) + "\n"
