@@ -522,7 +522,7 @@ def _kl_logits_parts_numpy(zp, zq, axis, big):
     return d
 
 
-def _kl_logits_parts_torch(torch, zp, zq, axis, big):
+def _kl_logits_parts_torch(torch, zp, zq, axis, big, need_q=False):
     """torch (no autograd recording): the same as :func:`_kl_logits_parts_numpy`; ``(d, p, t, q)`` or ``None``."""
     with torch.no_grad():
         m_p = torch.amax(zp, dim=axis, keepdim=True)
@@ -534,7 +534,8 @@ def _kl_logits_parts_torch(torch, zp, zq, axis, big):
         q = zq - m_q
         q.exp_()
         s_q = q.sum(dim=axis, keepdim=True)
-        q.div_(s_q)
+        if need_q:  # only the gradient with respect to logits_q needs q
+            q.div_(s_q)
         shift = (m_p + s_p.log_()) - (m_q + s_q.log_())
         t = zq - zp
         t.add_(shift)
@@ -576,7 +577,7 @@ def _make_kl_logits_function():
 
         @staticmethod
         def forward(zp, zq, axis, big):
-            parts = _kl_logits_parts_torch(torch, zp, zq, axis, big)
+            parts = _kl_logits_parts_torch(torch, zp, zq, axis, big, need_q=zq.requires_grad)
             if parts is None:
                 return zp.new_zeros(()), None, None, None
             return parts
@@ -606,7 +607,7 @@ def _make_kl_logits_function():
             ga = g.unsqueeze(axis)
             gzp = gzq = None
             if ctx.needs_input_grad[0]:
-                gzp = (p * (-t - d.unsqueeze(axis)) * ga).sum_to_size(zp.shape)
+                gzp = torch.add(t, d.unsqueeze(axis)).mul_(p).mul_(-ga).sum_to_size(zp.shape)
             if ctx.needs_input_grad[1]:
                 gzq = ((q - p) * ga).sum_to_size(zq.shape)
             return gzp, gzq, None, None
