@@ -88,7 +88,7 @@ test-build: $(STAMP)
 
 test-site: $(STAMP)
 	@bash tools/ensure_chromium.sh
-	$(BIN)/python -m pytest -q tests/browser
+	$(BIN)/python -m pytest -q -n 2 tests/browser
 
 # The PDF edition: Jupyter Book's LaTeX builder with xelatex (TeX Live from Debian, installed by
 # tools/ensure_texlive.sh when missing). Notebooks run through the same jupyter-cache as make book.

@@ -13,6 +13,11 @@ Every ``_static/*.css`` and ``_static/*.js`` is added to every page, the scripts
 
 Pages get ARIA list items for their bibliography entries (see ``_citation_list_items``).
 
+The site's ``index.html`` (the root folder's page, which sends the reader to the book's first page) is a
+complete, accessible page: a language, a title, and a link for browsers that do not follow the redirect.
+Jupyter Book 1.x (sphinx-external-toc) writes a bare ``<meta http-equiv="Refresh">`` line there, which has
+neither and fails the WCAG checks ``html-has-lang`` and ``document-title``.
+
 For the PDF edition (LaTeX builder) it writes the book's MathJax macros into the LaTeX preamble.
 
 Jupyter Book 1.x also puts every file of ``_static`` into ``html_js_files`` and
@@ -99,6 +104,36 @@ def _citation_list_items(app, pagename, templatename, context, doctree):
         context["body"] = body.replace('role="doc-biblioentry"', 'role="listitem"')
 
 
+REDIRECT_PAGE = """<!DOCTYPE html>
+<html lang="{lang}">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<meta http-equiv="Refresh" content="0; url={url}">
+<title>{title}</title>
+</head>
+<body>
+<main>
+<p>The book starts at <a href="{url}">{title}</a>.</p>
+</main>
+</body>
+</html>
+"""
+
+
+def _root_redirect_page(app, exception):
+    """Write ``index.html``: an accessible page that redirects to the book's root page (HTML builds only)."""
+    if exception is not None or app.builder.name != "html" or app.config.root_doc == "index":
+        return
+    from html import escape
+
+    url = app.builder.get_target_uri(app.config.root_doc)
+    title = escape(app.config.html_title or app.config.project or "The book")
+    lang = escape(app.config.language or "en")
+    page = REDIRECT_PAGE.format(lang=lang, url=escape(url, quote=True), title=title)
+    (Path(app.outdir) / "index.html").write_text(page, encoding="utf-8")
+
+
 def setup(app):
     # Jupyter Book adds the book's _static already; add it only when it is missing (plain Sphinx).
     paths = [(Path(app.srcdir) / p).resolve() for p in app.config.html_static_path]
@@ -108,4 +143,6 @@ def setup(app):
     app.connect("config-inited", _latex_setup)
     app.connect("html-page-context", _drop_duplicate_scripts, priority=900)
     app.connect("html-page-context", _citation_list_items)
+    # Before sphinx-external-toc's handler (priority 500), which leaves an existing index.html alone.
+    app.connect("build-finished", _root_redirect_page, priority=400)
     return {"parallel_read_safe": True, "parallel_write_safe": True}

@@ -97,6 +97,8 @@ def page(browser):
     """A fresh page whose every non-loopback request is aborted and recorded."""
     context = browser.new_context(viewport={"width": 1280, "height": 900}, service_workers="block")
     pg = context.new_page()
+    # Generous: a long page (the API reference) takes a while to load and typeset on a busy 2-core machine.
+    pg.set_default_timeout(float(os.environ.get("KL_BOOK_BROWSER_TIMEOUT", "600")) * 1000)
     pg.external_requests = []
     pg.console_errors = []
 
@@ -109,7 +111,35 @@ def page(browser):
             route.abort("blockedbyclient")
 
     context.route("**/*", guard)
+    pg.inflight = set()
+    pg.on("request", lambda r: pg.inflight.add(r))
+    pg.on("requestfinished", lambda r: pg.inflight.discard(r))
+    pg.on("requestfailed", lambda r: pg.inflight.discard(r))
+    pg.wait_until_quiet = functools.partial(wait_until_quiet, pg)
     pg.on("console", lambda msg: pg.console_errors.append(msg.text) if msg.type == "error" else None)
     pg.on("pageerror", lambda exc: pg.console_errors.append(f"uncaught: {exc}"))
     yield pg
     context.close()
+
+
+def wait_until_quiet(page, quiet_ms: int = 500, timeout_s: float | None = None) -> None:
+    """Wait until no request of the page has been in flight for ``quiet_ms``.
+
+    Playwright's own ``wait_for_load_state("networkidle")`` never resolved on the API reference page (about 700 kB
+    of HTML, 500 formulas) in Chromium 156, although every request had finished (checked with the DevTools
+    protocol); this waits on the requests the page fixture records instead.
+    """
+    import time
+
+    timeout_s = float(os.environ.get("KL_BOOK_BROWSER_TIMEOUT", "600")) if timeout_s is None else timeout_s
+    deadline = time.monotonic() + timeout_s
+    quiet_since = time.monotonic()
+    while time.monotonic() < deadline:
+        if page.inflight:
+            quiet_since = time.monotonic()
+        elif (time.monotonic() - quiet_since) * 1000 >= quiet_ms:
+            return
+        page.wait_for_timeout(100)
+    pending = sorted(r.url for r in page.inflight)[:5]
+    raise AssertionError(f"requests still in flight after {timeout_s:.0f} s: {pending}")
+

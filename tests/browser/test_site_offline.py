@@ -87,7 +87,7 @@ def test_page_works_offline(page, site_url, rel):
     assert rel != "<no site built>", f"No built site at {SITE}: run `make book` first."
     response = page.goto(f"{site_url}/{rel}", wait_until="load")
     assert response is not None and response.ok, f"{rel}: HTTP {response.status if response else '??'}"
-    page.wait_for_load_state("networkidle")
+    page.wait_until_quiet()
     mj = page.evaluate(WAIT_FOR_MATH)
     facts = page.evaluate(PAGE_FACTS)
     problems = []
