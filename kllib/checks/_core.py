@@ -306,11 +306,12 @@ def guarded(check: Callable) -> Callable:
         if not callable(fn):
             raise CheckError(_not_a_function(name, fn))
         _verify_integrity(name)
+        who = f"your {getattr(fn, '__name__', 'function')}"
         guard = _Guard(allowed)
         direct = _kllib_name(fn)
         if direct and not any(direct == a or direct.startswith(a + ".") for a in allowed):
             guard.delegated.append(direct)
-            guard.verdict(f"your {getattr(fn, '__name__', 'function')}")
+            guard.verdict(who)
         previous = _sys.getprofile()
         _ACTIVE.append(guard)
         _sys.setprofile(guard.profile)
@@ -318,12 +319,12 @@ def guarded(check: Callable) -> Callable:
             result = check(fn, *args, **kwargs)
         except CheckError:
             _sys.setprofile(previous)
-            guard.verdict(f"your {getattr(fn, '__name__', 'function')}")  # delegation is the more useful message
+            guard.verdict(who)  # a delegation is the more useful message than the check's own failure
             raise
         finally:
             _sys.setprofile(previous)
             _ACTIVE.remove(guard)
-        guard.verdict(f"your {getattr(fn, '__name__', 'function')}")
+        guard.verdict(who)
         _verify_integrity(name)
         return result
 
