@@ -9,7 +9,7 @@ the JSON and asserts what its prose says about the table.
 
 Usage::
 
-    python benchmarks/rl_ablation.py --first-seed 0 --seeds 5      # writes benchmarks/results/rl_ablation.{json,md}
+    python benchmarks/rl_ablation.py --first-seed 0 --seeds 10     # writes benchmarks/results/rl_ablation.{json,md}
 """
 from __future__ import annotations
 
@@ -56,7 +56,7 @@ def steps_to_target(seed: int, overrides: dict) -> int | None:
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--first-seed", type=int, default=0)
-    ap.add_argument("--seeds", type=int, default=5)
+    ap.add_argument("--seeds", type=int, default=10)
     ap.add_argument("--out", default=str(RESULTS / "rl_ablation"))
     args = ap.parse_args()
     seeds = list(range(args.first_seed, args.first_seed + args.seeds))
