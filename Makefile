@@ -155,9 +155,13 @@ test-latest:
 bench: $(STAMP)
 	$(BIN)/pip install --quiet -r benchmarks/requirements.txt -c constraints.txt
 	$(BIN)/python benchmarks/kl_memory.py
-	$(BIN)/python benchmarks/rl_benchmark.py --env CartPole-v1 --first-seed 1000 --seeds 10 --out benchmarks/results/rl_cartpole
-	$(BIN)/python benchmarks/rl_benchmark.py --env Pendulum-v1 --first-seed 1000 --seeds 10 --out benchmarks/results/rl_pendulum
-	$(BIN)/python benchmarks/plot_rl.py benchmarks/results/rl_cartpole
+	for env in CartPole-v1 Pendulum-v1; do \
+	  out=benchmarks/results/rl_$$(echo $$env | cut -d- -f1 | tr A-Z a-z); \
+	  $(BIN)/python benchmarks/rl_benchmark.py --env $$env --first-seed 0 --seeds 10 --out $$out && \
+	  $(BIN)/python benchmarks/rl_benchmark.py --env $$env --first-seed 1000 --seeds 10 --out $$out && \
+	  $(BIN)/python benchmarks/plot_rl.py $$out || exit 1; \
+	done
+	$(BIN)/python benchmarks/rl_ablation.py --first-seed 0 --seeds 10
 
 time-notebooks: $(STAMP)
 	$(BIN)/python tools/time_notebooks.py
