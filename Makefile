@@ -86,9 +86,10 @@ test-student: $(STAMP)
 test-build: $(STAMP)
 	$(BIN)/jupyter-book build . --builder html -W -n --keep-going
 
+# --dist loadgroup: the tests of one page run on one worker, which loads the page once for all of them (tests/browser/conftest.py).
 test-site: $(STAMP)
 	@bash tools/ensure_chromium.sh
-	$(BIN)/python -m pytest -q -n 2 tests/browser
+	$(BIN)/python -m pytest -q -n 2 --dist loadgroup tests/browser
 
 # The PDF edition: Jupyter Book's LaTeX builder with xelatex (TeX Live from Debian, installed by
 # tools/ensure_texlive.sh when missing). Notebooks run through the same jupyter-cache as make book.
@@ -157,8 +158,9 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/kl_memory.py
 	for env in CartPole-v1 Pendulum-v1; do \
 	  out=benchmarks/results/rl_$$(echo $$env | cut -d- -f1 | tr A-Z a-z); \
+	  held=$$([ $$env = CartPole-v1 ] && echo 20 || echo 10); \
 	  $(BIN)/python benchmarks/rl_benchmark.py --env $$env --first-seed 0 --seeds 10 --out $$out && \
-	  $(BIN)/python benchmarks/rl_benchmark.py --env $$env --first-seed 1000 --seeds 10 --out $$out && \
+	  $(BIN)/python benchmarks/rl_benchmark.py --env $$env --first-seed 1000 --seeds $$held --out $$out && \
 	  $(BIN)/python benchmarks/plot_rl.py $$out || exit 1; \
 	done
 	$(BIN)/python benchmarks/rl_ablation.py --first-seed 0 --seeds 10

@@ -16,7 +16,9 @@ Protocol (the same for all four agents; it is that of the former ``rl_cartpole.p
 Environments: CartPole-v1 (target 475, budget 1e5 steps) and Pendulum-v1 (target -200, budget 1e5 steps).
 The peers use their rl-baselines3-zoo hyperparameters (hyperparams/ppo.yml, hyperparams/trpo.yml; any
 value not listed is the library default), gSDE where the zoo uses it (Pendulum-v1). kllib uses
-``PPOConfig``/``TRPOConfig`` with the per-environment values in ``KLLIB`` below (none for CartPole-v1).
+``PPOConfig``/``TRPOConfig`` with the per-environment values in ``KLLIB`` below (none for CartPole-v1; on
+Pendulum-v1 kllib PPO and TRPO explore with gSDE too, ``kllib.rl.common.SDEGaussianPolicy``, chosen on tuning
+seeds 0-4 with ``rl_sweep.py``).
 
 Statistics: per agent and seed group, the fraction solved, the median and the interquartile mean (IQM,
 ``rliable.metrics``) of the steps (an unsolved seed counts as the budget, so these are lower bounds when
@@ -84,9 +86,11 @@ KLLIB = {
     ("ppo", "CartPole-v1"): dict(),
     ("trpo", "CartPole-v1"): dict(),
     ("ppo", "Pendulum-v1"): dict(n_envs=8, n_steps=256, gamma=0.9, gae_lambda=0.95, lr=1e-3, n_epochs=10,
-                                 minibatch_size=64, reward_scale=0.1, log_std_init=-0.5),
+                                 minibatch_size=64, reward_scale=0.1, log_std_init=-0.5, use_sde=True,
+                                 sde_sample_freq=4),
     ("trpo", "Pendulum-v1"): dict(n_envs=8, n_steps=256, gamma=0.9, gae_lambda=0.95, max_kl=0.02, reward_scale=0.1,
-                                  vf_lr=3e-3, vf_epochs=10, vf_minibatch_size=256, log_std_init=-0.5),
+                                  vf_lr=3e-3, vf_epochs=10, vf_minibatch_size=256, log_std_init=-0.5, use_sde=True,
+                                  sde_sample_freq=4),
 }
 
 

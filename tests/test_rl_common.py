@@ -6,7 +6,8 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from kllib.rl import CategoricalPolicy, GaussianPolicy, evaluate, gae, kl_estimates, make_vec_env
+from kllib.rl import CategoricalPolicy, GaussianPolicy, evaluate, gae, kl_estimates, make_policy, make_vec_env
+from kllib.rl.common import SDEGaussianPolicy
 from kllib.rl.common import Runner
 
 
@@ -103,6 +104,54 @@ def test_gaussian_policy_matches_torch_distributions():
     assert torch.all(params[:, 2:] == -0.5)
 
 
+
+def test_sde_policy_action_given_state_is_the_gaussian_of_its_params():
+    """gSDE: with the noise matrix drawn afresh, a | s ~ N(mu(s), sum_j phi_j(s)^2 sigma_j^2), the params' Gaussian."""
+    torch.manual_seed(0)
+    pi = SDEGaussianPolicy(3, 2, log_std_init=-1.0)
+    with torch.no_grad():
+        pi.log_std.add_(0.3 * torch.randn_like(pi.log_std))
+    obs = torch.randn(2, 3)
+    n = 200_000
+    noise = pi.sample_noise(n, torch.Generator().manual_seed(1))
+    with torch.no_grad():
+        params, act = pi.explore(obs.repeat(n // 2, 1), noise)
+    mean, log_std = params[:2, :2], params[:2, 2:]
+    a = act.reshape(n // 2, 2, 2)
+    torch.testing.assert_close(a.mean(0), mean, atol=4 * float(log_std.exp().max()) / (n // 2) ** 0.5, rtol=0)
+    torch.testing.assert_close(a.std(0).log(), log_std, atol=0.01, rtol=0)
+    torch.testing.assert_close(params, pi(obs.repeat(n // 2, 1)))
+
+
+def test_sde_policy_gradients_and_conventions():
+    torch.manual_seed(0)
+    pi = SDEGaussianPolicy(3, 1, hidden=(8, 5), log_std_init=-0.5)
+    assert pi.log_std.shape == (5, 1)
+    params = pi(torch.randn(4, 3))
+    # log sigma(s) depends on log_std, not (through phi) on the feature weights: phi is detached in the variance
+    grads = torch.autograd.grad(params[:, 1].sum(), [pi.log_std, pi.net[0].weight], allow_unused=True,
+                                retain_graph=True)
+    assert grads[0] is not None and grads[0].abs().sum() > 0
+    assert grads[1] is None or float(grads[1].abs().sum()) == 0.0
+    # the mean learns the features, as in GaussianPolicy
+    assert float(torch.autograd.grad(params[:, 0].sum(), pi.net[0].weight)[0].abs().sum()) > 0
+    # log_prob / kl / entropy / mode are GaussianPolicy's, on the state-dependent params
+    other = pi(torch.randn(4, 3))
+    torch.testing.assert_close(pi.kl(params, params), torch.zeros(4), atol=1e-6, rtol=0)
+    assert torch.all(pi.kl(params, other) >= 0)
+    torch.testing.assert_close(pi.mode(params), params[:, :1])
+
+
+def test_make_policy_sde_only_for_box_actions():
+    envs = make_vec_env("Pendulum-v1", 1)
+    assert isinstance(make_policy(envs, use_sde=True), SDEGaussianPolicy)
+    assert type(make_policy(envs)) is GaussianPolicy
+    envs.close()
+    envs = make_vec_env("CartPole-v1", 1)
+    with pytest.raises(ValueError, match="Box"):
+        make_policy(envs, use_sde=True)
+    envs.close()
+
 def test_kl_estimates_k1_k3():
     torch.manual_seed(0)
     old = torch.distributions.Categorical(logits=torch.tensor([0.0, 0.5, -0.3]))
@@ -148,6 +197,21 @@ def test_runner_logp_matches_policy():
     torch.testing.assert_close(ro.logp, pi.log_prob(pi(ro.obs), ro.actions))
     torch.testing.assert_close(ro.params, pi(ro.obs))
 
+
+
+@pytest.mark.parametrize("freq, draws", [(4, 3), (-1, 1), (1, 10)])
+def test_runner_holds_sde_noise_for_sde_sample_freq_steps(freq, draws, monkeypatch):
+    envs = make_vec_env("Pendulum-v1", 2)
+    torch.manual_seed(1)
+    pi = SDEGaussianPolicy(3, 1)
+    calls = []
+    original = pi.sample_noise
+    monkeypatch.setattr(pi, "sample_noise", lambda n, g=None: calls.append(n) or original(n, g))
+    ro = Runner(envs, seed=3, sde_sample_freq=freq).collect(pi, ConstantValue(), n_steps=10)
+    envs.close()
+    assert calls == [2] * draws                    # t = 0, 4, 8 for freq 4; once per rollout for -1
+    torch.testing.assert_close(ro.logp, pi.log_prob(pi(ro.obs), ro.actions))
+    torch.testing.assert_close(ro.params, pi(ro.obs))
 
 def test_evaluate_is_deterministic_and_counts_returns():
     torch.manual_seed(0)

@@ -84,6 +84,13 @@ def test_gaussian_policy_on_pendulum_runs():
     assert np.isfinite(h["episodic_return"]).all() and (h["episodic_return"] < 0).all()
 
 
+
+def test_gsde_on_pendulum_runs_and_is_deterministic():
+    kw = dict(env_id="Pendulum-v1", total_steps=800, n_envs=2, n_steps=200, seed=0, use_sde=True, sde_sample_freq=4)
+    a, b = ppo(**kw), ppo(**kw)
+    np.testing.assert_array_equal(a.history["kl_exact"], b.history["kl_exact"])
+    assert a.policy.log_std.shape == (64, 1) and np.isfinite(a.history["entropy"]).all()
+
 def test_bad_objective_raises():
     with pytest.raises(ValueError, match="objective"):
         ppo(objective="clipped", total_steps=64, n_envs=1, n_steps=64)

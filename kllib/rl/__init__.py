@@ -31,7 +31,8 @@ may add keys (:class:`~kllib.rl.common.EvalEvery` adds ``eval_return``); timing 
 Useful config fields: ``env_id``, ``env_kwargs``, ``total_steps``, ``n_envs``, ``n_steps``, ``seed``,
 ``gamma``, ``gae_lambda``; PPO: ``objective`` ("clip", "kl_penalty", "unclipped"), ``clip_coef``,
 ``kl_target``, ``beta_init``, ``target_kl`` (early stop), ``n_epochs``, ``minibatch_size``, ``lr``,
-``anneal_lr``, ``norm_adv``, ``vf_coef``, ``ent_coef``, ``ortho_init``, ``bootstrap_truncated``;
+``anneal_lr``, ``norm_adv``, ``vf_coef``, ``ent_coef``, ``ortho_init``, ``bootstrap_truncated``; both, for
+Gaussian policies: ``log_std_init``, ``use_sde`` and ``sde_sample_freq`` (generalised state-dependent exploration);
 TRPO: ``max_kl`` (δ), ``damping``, ``cg_iters``, ``backtrack_iters``, ``backtrack_shrink``, ``vf_lr``,
 ``vf_epochs``.
 
@@ -39,7 +40,8 @@ Pieces
 ------
 - :mod:`kllib.rl.common`: ``CategoricalPolicy``, ``GaussianPolicy`` (``forward(obs)`` gives the
   distribution's parameters; ``log_prob``, ``entropy``, ``sample``, ``mode``, exact ``kl(params_p, params_q)``,
-  ``dist(obs)``), ``ValueNet``, ``make_policy``, ``make_vec_env``, ``Runner`` (rollouts that store
+  ``dist(obs)``), ``SDEGaussianPolicy`` (gSDE: noise that is a function of the state, held for a few steps),
+  ``ValueNet``, ``make_policy``, ``make_vec_env``, ``Runner`` (rollouts that store
   ``terminated``, ``truncated`` and the value of the final observation of a truncated episode),
   ``gae(rewards, values, terminated, truncated, final_values, last_value, gamma, lam)``, ``evaluate``,
   ``EvalEvery``, ``kl_estimates``.
@@ -66,6 +68,7 @@ from kllib.rl.common import (
     CategoricalPolicy,
     EvalEvery,
     GaussianPolicy,
+    SDEGaussianPolicy,
     Trained,
     ValueNet,
     evaluate,
@@ -89,6 +92,7 @@ __all__ = [
     "PPOConfig", "ppo", "clipped_surrogate", "update_beta", "probability_ratio",
     "TRPOConfig", "trpo", "fisher_vector_product", "make_fvp", "conjugate_gradient", "line_search",
     "LineSearchResult",
-    "CategoricalPolicy", "GaussianPolicy", "ValueNet", "make_policy", "make_vec_env", "gae", "evaluate",
+    "CategoricalPolicy", "GaussianPolicy", "SDEGaussianPolicy", "ValueNet", "make_policy", "make_vec_env", "gae",
+    "evaluate",
     "EvalEvery", "kl_estimates", "Trained",
 ]

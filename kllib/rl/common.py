@@ -25,6 +25,7 @@ from torch import nn
 __all__ = [
     "CategoricalPolicy",
     "GaussianPolicy",
+    "SDEGaussianPolicy",
     "ValueNet",
     "make_policy",
     "make_vec_env",
@@ -196,6 +197,64 @@ class GaussianPolicy(nn.Module):
         return torch.distributions.Independent(torch.distributions.Normal(mean, log_std.exp()), 1)
 
 
+class SDEGaussianPolicy(GaussianPolicy):
+    r"""A Gaussian policy with generalised state-dependent exploration (gSDE; Raffin, Kober, Stulp 2022).
+
+    The noise is a linear function of the policy's last hidden features :math:`\phi(s)`: the action is
+    :math:`a = \mu_\theta(s) + \Theta^\top \phi(s)` with a noise matrix :math:`\Theta_{jk} \sim \mathcal N(0, \sigma_{jk}^2)`
+    that the rollout draws every ``sde_sample_freq`` steps and **holds in between**, so that consecutive
+    actions push the same way (a pendulum needs several pushes in one direction to swing up; independent
+    noise at every step tends to cancel out). For a freshly drawn :math:`\Theta` the action given the state is
+    Gaussian:
+
+    .. math:: a_k \mid s \sim \mathcal N\Big(\mu_k(s),\ \sum_j \phi_j(s)^2 \sigma_{jk}^2\Big),
+
+    so ``forward(obs)`` returns ``cat([mean, log_std(s)])`` with that state-dependent standard deviation, and
+    ``log_prob``, ``entropy``, ``kl`` and ``mode`` are :class:`GaussianPolicy`'s, unchanged. As in
+    Stable-Baselines3, :math:`\phi` is detached in the variance (the features learn from the mean only) and
+    1e-6 is added to it. ``log_std`` is the matrix :math:`\log\sigma`, shape ``(features, act_dim)``.
+
+    Examples
+    --------
+    >>> _ = torch.manual_seed(0)
+    >>> pi = SDEGaussianPolicy(3, 1)
+    >>> obs = torch.randn(5, 3)
+    >>> noise = pi.sample_noise(5)               # one noise matrix per environment
+    >>> params, act = pi.explore(obs, noise)
+    >>> tuple(params.shape), tuple(act.shape), bool(torch.allclose(params, pi(obs)))
+    ((5, 2), (5, 1), True)
+
+    References
+    ----------
+    Raffin, Kober, Stulp (2022), "Smooth exploration for robotic reinforcement learning", CoRL 2021, PMLR 164.
+    """
+
+    def __init__(self, obs_dim: int, act_dim: int, hidden: Sequence[int] = (64, 64), log_std_init: float = 0.0,
+                 ortho_init: bool = True):
+        super().__init__(obs_dim, act_dim, hidden, log_std_init, ortho_init)
+        self.log_std = nn.Parameter(torch.full((hidden[-1], act_dim), float(log_std_init)))
+
+    def _params(self, phi: torch.Tensor) -> torch.Tensor:
+        mean = self.net[-1](phi)
+        var = phi.detach().pow(2) @ torch.exp(2 * self.log_std)
+        return torch.cat([mean, 0.5 * torch.log(var + 1e-6)], dim=-1)
+
+    def forward(self, obs: torch.Tensor) -> torch.Tensor:
+        """``cat([mean, log_std(s)])``, shape ``(B, 2 * act_dim)``."""
+        return self._params(self.net[:-1](obs))
+
+    def sample_noise(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
+        r"""``n`` noise matrices :math:`\Theta \sim \mathcal N(0, \sigma^2)`, shape ``(n, features, act_dim)``."""
+        eps = torch.randn((n, *self.log_std.shape), generator=generator, dtype=self.log_std.dtype)
+        return eps * self.log_std.detach().exp()
+
+    def explore(self, obs: torch.Tensor, noise: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        r"""The parameters at ``obs`` and the exploring action :math:`\mu(s) + \Theta^\top\phi(s)`, one Θ per row."""
+        phi = self.net[:-1](obs)
+        params = self._params(phi)
+        return params, self._split(params)[0] + torch.einsum("bj,bjk->bk", phi, noise)
+
+
 class ValueNet(nn.Module):
     """The critic :math:`V_\\phi(s)`: an MLP with one output, ``forward(obs)`` has shape ``(B,)``."""
 
@@ -209,15 +268,20 @@ class ValueNet(nn.Module):
 
 
 def make_policy(env: gym.vector.VectorEnv | gym.Env, hidden: Sequence[int] = (64, 64), log_std_init: float = 0.0,
-                ortho_init: bool = True) -> nn.Module:
-    """The policy that fits ``env``'s spaces: categorical for ``Discrete``, Gaussian for ``Box``."""
+                ortho_init: bool = True, use_sde: bool = False) -> nn.Module:
+    """The policy that fits ``env``'s spaces: categorical for ``Discrete``, Gaussian for ``Box``
+    (:class:`SDEGaussianPolicy` with ``use_sde=True``)."""
     obs_space = getattr(env, "single_observation_space", env.observation_space)
     act_space = getattr(env, "single_action_space", env.action_space)
     obs_dim = int(np.prod(obs_space.shape))
+    if use_sde and not isinstance(act_space, gym.spaces.Box):
+        raise ValueError("use_sde=True needs a continuous (Box) action space, not "
+                         f"{type(act_space).__name__}: set use_sde=False.")
     if isinstance(act_space, gym.spaces.Discrete):
         return CategoricalPolicy(obs_dim, int(act_space.n), hidden, ortho_init)
     if isinstance(act_space, gym.spaces.Box):
-        return GaussianPolicy(obs_dim, int(np.prod(act_space.shape)), hidden, log_std_init, ortho_init)
+        cls = SDEGaussianPolicy if use_sde else GaussianPolicy
+        return cls(obs_dim, int(np.prod(act_space.shape)), hidden, log_std_init, ortho_init)
     raise TypeError(f"kllib.rl supports Discrete and Box action spaces, not {type(act_space).__name__}.")
 
 
@@ -270,10 +334,12 @@ class Runner:
     ----------
     envs : SyncVectorEnv made by :func:`make_vec_env`.
     seed : seeds ``envs.reset`` (environment ``i`` gets ``seed + i``) and the action sampler.
+    sde_sample_freq : for an :class:`SDEGaussianPolicy`, draw new noise matrices every this many steps
+        (and at the start of every rollout); ``-1``: once per rollout.
     """
 
-    def __init__(self, envs: gym.vector.VectorEnv, seed: int = 0):
-        self.envs = envs
+    def __init__(self, envs: gym.vector.VectorEnv, seed: int = 0, sde_sample_freq: int = -1):
+        self.envs, self.sde_sample_freq = envs, sde_sample_freq
         obs, _ = envs.reset(seed=seed)
         self.obs = torch.as_tensor(obs, dtype=torch.float32)
         self.n_envs = envs.num_envs
@@ -298,9 +364,15 @@ class Runner:
         final_buf = np.zeros((n_steps, N), dtype=np.float32)
         acts, params_list, ep_returns, ep_lengths = [], [], [], []
         obs = self.obs
+        sde = isinstance(policy, SDEGaussianPolicy)
         for t in range(n_steps):
-            params = policy(obs)
-            action = policy.sample(params, self.generator)
+            if sde:     # gSDE: hold each environment's noise matrix for sde_sample_freq steps
+                if t == 0 or (self.sde_sample_freq > 0 and t % self.sde_sample_freq == 0):
+                    noise = policy.sample_noise(N, self.generator)
+                params, action = policy.explore(obs, noise)
+            else:
+                params = policy(obs)
+                action = policy.sample(params, self.generator)
             obs_buf[t], logp_buf[t], val_buf[t] = obs, policy.log_prob(params, action), value_fn(obs)
             params_list.append(params)
             acts.append(action)

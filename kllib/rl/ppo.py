@@ -68,6 +68,8 @@ class PPOConfig:
     ortho_init: bool = True             # orthogonal initialisation (False: PyTorch's default)
     hidden: tuple = (64, 64)
     log_std_init: float = 0.0           # Gaussian policies: initial log σ
+    use_sde: bool = False               # Gaussian policies: gSDE exploration (SDEGaussianPolicy)
+    sde_sample_freq: int = -1           # gSDE: new noise every this many steps (-1: once per rollout)
     seed: int = 0
 
 
@@ -157,11 +159,11 @@ def ppo(cfg: PPOConfig = PPOConfig(), callback: Callable[[dict, torch.nn.Module]
         raise ValueError(f"objective must be 'clip', 'kl_penalty' or 'unclipped', got {cfg.objective!r}.")
     torch.manual_seed(cfg.seed)
     envs = make_vec_env(cfg.env_id, cfg.n_envs, cfg.env_kwargs)
-    policy = make_policy(envs, cfg.hidden, cfg.log_std_init, cfg.ortho_init)
+    policy = make_policy(envs, cfg.hidden, cfg.log_std_init, cfg.ortho_init, cfg.use_sde)
     value = ValueNet(int(np.prod(envs.single_observation_space.shape)), cfg.hidden, cfg.ortho_init)
     params = list(policy.parameters()) + list(value.parameters())
     optimizer = torch.optim.Adam(params, lr=cfg.lr, eps=1e-5, fused=True)
-    runner = Runner(envs, cfg.seed)
+    runner = Runner(envs, cfg.seed, cfg.sde_sample_freq)
     shuffle = torch.Generator().manual_seed(cfg.seed + 1)
 
     batch = cfg.n_envs * cfg.n_steps

@@ -62,6 +62,8 @@ class TRPOConfig:
     vf_minibatch_size: int = 256
     hidden: tuple = (64, 64)
     log_std_init: float = 0.0
+    use_sde: bool = False               # Gaussian policies: gSDE exploration (SDEGaussianPolicy)
+    sde_sample_freq: int = -1           # gSDE: new noise every this many steps (-1: once per rollout)
     seed: int = 0
 
 
@@ -198,11 +200,11 @@ def trpo(cfg: TRPOConfig = TRPOConfig(), callback: Callable[[dict, torch.nn.Modu
     cfg = replace(cfg, **overrides)
     torch.manual_seed(cfg.seed)
     envs = make_vec_env(cfg.env_id, cfg.n_envs, cfg.env_kwargs)
-    policy = make_policy(envs, cfg.hidden, cfg.log_std_init)
+    policy = make_policy(envs, cfg.hidden, cfg.log_std_init, use_sde=cfg.use_sde)
     value = ValueNet(int(np.prod(envs.single_observation_space.shape)), cfg.hidden)
     vf_optimizer = torch.optim.Adam(value.parameters(), lr=cfg.vf_lr, fused=True)
     pi_params = list(policy.parameters())
-    runner = Runner(envs, cfg.seed)
+    runner = Runner(envs, cfg.seed, cfg.sde_sample_freq)
     shuffle = torch.Generator().manual_seed(cfg.seed + 1)
 
     batch = cfg.n_envs * cfg.n_steps

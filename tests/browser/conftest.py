@@ -92,9 +92,8 @@ def browser():
         b.close()
 
 
-@pytest.fixture()
-def page(browser):
-    """A fresh page whose every non-loopback request is aborted and recorded."""
+def guarded_page(browser):
+    """A page in a fresh context whose every non-loopback request is aborted and recorded."""
     context = browser.new_context(viewport={"width": 1280, "height": 900}, service_workers="block")
     pg = context.new_page()
     # Generous: a long page (the API reference) takes a while to load and typeset on a busy 2-core machine.
@@ -118,8 +117,85 @@ def page(browser):
     pg.wait_until_quiet = functools.partial(wait_until_quiet, pg)
     pg.on("console", lambda msg: pg.console_errors.append(msg.text) if msg.type == "error" else None)
     pg.on("pageerror", lambda exc: pg.console_errors.append(f"uncaught: {exc}"))
+    return pg
+
+
+@pytest.fixture()
+def page(browser):
+    """A fresh page whose every non-loopback request is aborted and recorded."""
+    pg = guarded_page(browser)
     yield pg
-    context.close()
+    pg.context.close()
+
+
+def use_mode(page, mode: str) -> None:
+    """Open pages in the theme's light or dark mode (pydata-sphinx-theme reads localStorage 'mode')."""
+    page.add_init_script(f"try {{ localStorage.setItem('mode', '{mode}'); localStorage.setItem('theme', '{mode}'); }}"
+                         " catch (e) {}")
+
+
+def settle(page) -> None:
+    """Wait until MathJax has typeset the page, the widgets have drawn and no request is in flight."""
+    page.wait_for_function(
+        "() => !window.MathJax || !MathJax.startup || !MathJax.startup.promise"
+        " || MathJax.startup.promise.then(() => true)")
+    page.evaluate("() => (window.MathJax && MathJax.startup && MathJax.startup.promise) || null")
+    page.wait_for_function(
+        "() => [...document.querySelectorAll('.kl-widget')].every(w => w.childElementCount > 0)")
+    page.wait_until_quiet()
+
+
+def pytest_collection_modifyitems(items):
+    """Group the tests that share a page: with ``pytest -n 2 --dist loadgroup`` (make test-site) the tests of one page
+    run on the same worker, one after the other, so that ``loaded_page`` loads it once for all of them. A test
+    parametrized by ``rel`` or ``path`` is grouped by that page; the others say their page with an explicit
+    ``@pytest.mark.xdist_group("book/<page>.html")``."""
+    for item in items:
+        params = getattr(item, "callspec", None) and item.callspec.params or {}
+        rel = params.get("rel") or params.get("path")
+        if "loaded_page" in item.fixturenames and rel and not item.get_closest_marker("xdist_group"):
+            item.add_marker(pytest.mark.xdist_group(rel.strip("/")))
+    # Without xdist too: the tests of one page run one after the other (where the first of them stands), axe last:
+    # axe fetches stylesheets for its own checks (a 404 on /basic.css shows in the console), which are no part of
+    # the page the other checks look at.
+    first, keys = {}, []
+    for i, item in enumerate(items):
+        mark = item.get_closest_marker("xdist_group")
+        axe = item.originalname.startswith("test_axe")
+        keys.append((first.setdefault(mark.args[0], i) if mark else i, axe, i))
+    items[:] = [item for _, item in sorted(zip(keys, items), key=lambda pair: pair[0])]
+
+
+@pytest.fixture(scope="session")
+def loaded_page(browser, site_url):
+    """``loaded_page(rel, mode="light")``: the page, loaded in the theme's mode, typeset and quiet, shared by the
+    tests that only read it (axe, the offline checks, alt texts, contrast, links), instead of one load each.
+
+    The page keeps recording from its load on (``external_requests``, ``console_errors``); ``response`` is the
+    HTTP response of its load. The last two pages loaded on this worker stay open (a page's light and dark
+    mode): the tests of one page are grouped onto one worker by ``pytest_collection_modifyitems``.
+    """
+    from collections import OrderedDict
+
+    cache = OrderedDict()
+
+    def get(rel: str, mode: str = "light"):
+        key = (rel.strip("/"), mode)
+        if key in cache:
+            cache.move_to_end(key)
+            return cache[key]
+        while len(cache) >= 2:
+            cache.popitem(last=False)[1].context.close()
+        pg = guarded_page(browser)
+        use_mode(pg, mode)
+        pg.response = pg.goto(f"{site_url}/{key[0]}", wait_until="load")
+        settle(pg)
+        cache[key] = pg
+        return pg
+
+    yield get
+    for pg in cache.values():
+        pg.context.close()
 
 
 def wait_until_quiet(page, quiet_ms: int = 500, timeout_s: float | None = None) -> None:

@@ -14,7 +14,9 @@
 * Motion: with ``prefers-reduced-motion: reduce`` nothing on the page animates or scrolls smoothly.
 
 The pages are audited one after the other in the session's one browser, with generous timeouts
-(``KL_BOOK_BROWSER_TIMEOUT``, seconds, 600 by default). Run on its own (prints the axe counts per rule, every
+(``KL_BOOK_BROWSER_TIMEOUT``, seconds, 600 by default). Each page is loaded once per mode (the ``loaded_page``
+fixture of conftest.py) for every check that only reads it: axe, alt texts, contrast, and the checks of
+test_site_offline.py, test_launch.py and the Listen button. Run on its own (prints the axe counts per rule, every
 impact, light and dark, and the time the audit took)::
 
     KL_BOOK_SITE=_build/html .venv/bin/python tests/browser/test_accessibility.py
@@ -98,9 +100,8 @@ def _describe(violations) -> str:
 
 @pytest.mark.parametrize("mode", ["light", "dark"])
 @pytest.mark.parametrize("rel", PAGES)
-def test_axe_wcag21_aa(page, site_url, site_dir, rel, mode):
-    use_mode(page, mode)
-    open_page(page, f"{site_url}/{rel}")
+def test_axe_wcag21_aa(loaded_page, rel, mode):
+    page = loaded_page(rel, mode)
     assert page.evaluate("document.documentElement.dataset.theme") == mode
     blocking = [v for v in axe_violations(page) if v["impact"] in BLOCKING]
     assert not blocking, f"{rel} ({mode} mode): axe WCAG 2.1 AA violations:\n  " + _describe(blocking)
@@ -136,8 +137,8 @@ IMAGES_JS = """() => [...document.querySelectorAll('article img')].map(img => ({
 
 
 @pytest.mark.parametrize("rel", CHAPTERS)
-def test_figure_alt_text_reaches_the_page(page, site_url, rel):
-    page.goto(f"{site_url}/{rel}", wait_until="domcontentloaded", timeout=TIMEOUT_MS)
+def test_figure_alt_text_reaches_the_page(loaded_page, rel):
+    page = loaded_page(rel)
     problems = []
     for img in page.evaluate(IMAGES_JS):
         alt = (img["alt"] or "").strip()
@@ -150,9 +151,10 @@ def test_figure_alt_text_reaches_the_page(page, site_url, rel):
                           '{"mystnb": {"image": {"alt": "..."}}} to the figure cell):\n  ' + "\n  ".join(problems))
 
 
-def test_math_has_assistive_mathml(page, site_url):
+@pytest.mark.xdist_group("book/playground.html")
+def test_math_has_assistive_mathml(loaded_page):
     """Screen readers read the hidden MathML MathJax puts beside each formula (served offline)."""
-    open_page(page, f"{site_url}/book/playground.html")
+    page = loaded_page("book/playground.html")
     info = page.evaluate("""() => {
         const boxes = [...document.querySelectorAll('mjx-container')];
         return {n: boxes.length,
@@ -199,19 +201,19 @@ LUMINANCE_JS = """
 """
 
 
-def _dark_page(page, url):
-    use_mode(page, "dark")
-    open_page(page, url)
+def _dark_page(loaded_page, rel):
+    page = loaded_page(rel, "dark")
     page.evaluate(LUMINANCE_JS)
     assert page.evaluate("document.documentElement.dataset.theme") == "dark"
+    return page
 
 
 FIGURE_PAGES = [p for p in CHAPTERS if p.rsplit("/", 1)[-1] in {"definitions.html", "gaussians.html", "vae.html"}]
 
 
 @pytest.mark.parametrize("rel", FIGURE_PAGES or CHAPTERS[:1])
-def test_dark_mode_figures_on_a_light_card(page, site_url, rel):
-    _dark_page(page, f"{site_url}/{rel}")
+def test_dark_mode_figures_on_a_light_card(loaded_page, rel):
+    page = _dark_page(loaded_page, rel)
     figs = page.evaluate("""() => [...document.querySelectorAll('.cell_output img')].map(img => {
         const bg = KLContrast.background(img);
         // the image's own pixels at its corners (matplotlib's figure background)
@@ -259,10 +261,10 @@ WIDGET_MARKS_JS = """() => [...document.querySelectorAll('.kl-widget svg rect, .
   })"""
 
 
+@pytest.mark.xdist_group("book/playground.html")
 @pytest.mark.parametrize("mode", ["light", "dark"])
-def test_playground_widgets_keep_contrast(page, site_url, mode):
-    use_mode(page, mode)
-    open_page(page, f"{site_url}/book/playground.html")
+def test_playground_widgets_keep_contrast(loaded_page, mode):
+    page = loaded_page("book/playground.html", mode)
     page.evaluate(LUMINANCE_JS)
     assert page.evaluate("document.documentElement.dataset.theme") == mode
     texts = page.evaluate(WIDGET_TEXT_JS)

@@ -10,6 +10,7 @@ Every chapter (a page built from a notebook) must offer
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from urllib.parse import urljoin, urlsplit
 
@@ -19,6 +20,7 @@ import yaml
 pytestmark = pytest.mark.browser
 
 ROOT = Path(__file__).resolve().parents[2]
+SITE = Path(os.environ.get("KL_BOOK_SITE", ROOT / "_build" / "html"))
 CONFIG = yaml.safe_load((ROOT / "_config.yml").read_text(encoding="utf-8"))
 REPO_URL = CONFIG["repository"]["url"].rstrip("/")
 ORG_REPO = "/".join(urlsplit(REPO_URL).path.strip("/").split("/")[:2])  # "kl-book/kl-book"
@@ -63,52 +65,57 @@ def test_there_are_chapters(site_dir):
         assert (ROOT / "book" / f"{name}.ipynb").exists()
 
 
-def test_launch_and_download_links(page, site_url, site_dir):
+@pytest.mark.parametrize("path", [f"/book/{name}.html" for name in chapters(SITE)])
+def test_launch_and_download_links(loaded_page, site_url, path):
+    name = path.rsplit("/", 1)[-1].removesuffix(".html")
+    page = loaded_page(path)  # loaded once for this and the other checks of the page that only read it
     problems = []
-    for name in chapters(site_dir):
-        path = f"/book/{name}.html"
-        response = page.goto(site_url + path)
-        assert response is not None and response.ok, path
-        links = page.evaluate(LINKS)
-        hrefs = [link["href"] for link in links]
+    response = page.response
+    assert response is not None and response.ok, path
+    links = page.evaluate(LINKS)
+    hrefs = [link["href"] for link in links]
 
-        binder = [h for h in hrefs if h.startswith(BINDER)]
-        colab = [h for h in hrefs if h.startswith(COLAB)]
-        if expected_binder(name) not in binder:
-            problems.append(f"{path}: Binder link {binder or 'missing'}, expected {expected_binder(name)}")
-        if expected_colab(name) not in colab:
-            problems.append(f"{path}: Colab link {colab or 'missing'}, expected {expected_colab(name)}")
-        # the launch links open the notebook the repository really has
-        assert (ROOT / repo_path(name)).exists(), f"{repo_path(name)} is not in the repository"
+    binder = [h for h in hrefs if h.startswith(BINDER)]
+    colab = [h for h in hrefs if h.startswith(COLAB)]
+    if expected_binder(name) not in binder:
+        problems.append(f"{path}: Binder link {binder or 'missing'}, expected {expected_binder(name)}")
+    if expected_colab(name) not in colab:
+        problems.append(f"{path}: Colab link {colab or 'missing'}, expected {expected_colab(name)}")
+    # the launch links open the notebook the repository really has
+    assert (ROOT / repo_path(name)).exists(), f"{repo_path(name)} is not in the repository"
 
-        downloads = [link for link in links if link["href"].endswith(f"{name}.ipynb") and "_sources" in link["href"]]
-        if not downloads:
-            problems.append(f"{path}: no download link to {name}.ipynb")
-            continue
-        url = downloads[0]["abs"]
-        assert url == urljoin(site_url + path, downloads[0]["href"])
-        served = page.request.get(url)
-        if not served.ok:
-            problems.append(f"{path}: the download link {downloads[0]['href']} gives HTTP {served.status}")
-            continue
-        nb = json.loads(served.body())
-        if nb.get("nbformat") != 4:
-            problems.append(f"{path}: the downloaded file is not a v4 notebook")
-            continue
-        # the notebook runs on Colab/Binder as downloaded: its first code cell installs kllib when missing
-        code = [c for c in nb["cells"] if c["cell_type"] == "code"]
-        first = "".join(code[0]["source"]) if code else ""
-        tags = code[0].get("metadata", {}).get("tags", []) if code else []
-        if "import kllib" not in first or "pip install" not in first:
-            problems.append(f"{path}: the first code cell of {name}.ipynb does not install kllib: {first[:80]!r}")
-        elif "remove-cell" not in tags:
-            problems.append(f"{path}: the install cell of {name}.ipynb is not tagged remove-cell (tags {tags})")
-        elif "%pip install" in page.locator("article").inner_text():
-            problems.append(f"{path}: the install cell shows on the site")
+    downloads = [link for link in links if link["href"].endswith(f"{name}.ipynb") and "_sources" in link["href"]]
+    if not downloads:
+        problems.append(f"{path}: no download link to {name}.ipynb")
+    else:
+        problems += check_download(page, site_url, path, name, downloads[0])
     assert page.external_requests == [], f"requests left loopback: {page.external_requests}"
     assert page.console_errors == [], f"console errors: {page.console_errors}"
     hint = "\n" + FIX_HINT if any("Binder link" in p or "Colab link" in p for p in problems) else ""
     assert not problems, "\n".join(problems) + hint
+
+
+def check_download(page, site_url, path, name, download) -> list[str]:
+    """The downloaded .ipynb is served, is a v4 notebook and installs kllib in its first (hidden) code cell."""
+    url = download["abs"]
+    assert url == urljoin(site_url + path, download["href"])
+    served = page.request.get(url)
+    if not served.ok:
+        return [f"{path}: the download link {download['href']} gives HTTP {served.status}"]
+    nb = json.loads(served.body())
+    if nb.get("nbformat") != 4:
+        return [f"{path}: the downloaded file is not a v4 notebook"]
+    # the notebook runs on Colab/Binder as downloaded: its first code cell installs kllib when missing
+    code = [c for c in nb["cells"] if c["cell_type"] == "code"]
+    first = "".join(code[0]["source"]) if code else ""
+    tags = code[0].get("metadata", {}).get("tags", []) if code else []
+    if "import kllib" not in first or "pip install" not in first:
+        return [f"{path}: the first code cell of {name}.ipynb does not install kllib: {first[:80]!r}"]
+    if "remove-cell" not in tags:
+        return [f"{path}: the install cell of {name}.ipynb is not tagged remove-cell (tags {tags})"]
+    if "%pip install" in page.locator("article").inner_text():
+        return [f"{path}: the install cell shows on the site"]
+    return []
 
 
 def test_launch_menu_is_usable(page, site_url, site_dir):

@@ -83,11 +83,11 @@ def test_root_redirects_to_intro(page, site_url):
 
 @pytest.mark.browser
 @pytest.mark.parametrize("rel", site_pages())
-def test_page_works_offline(page, site_url, rel):
+def test_page_works_offline(loaded_page, site_url, rel):
     assert rel != "<no site built>", f"No built site at {SITE}: run `make book` first."
-    response = page.goto(f"{site_url}/{rel}", wait_until="load")
+    page = loaded_page(rel)  # loaded once for this and the other checks of the page that only read it
+    response = page.response
     assert response is not None and response.ok, f"{rel}: HTTP {response.status if response else '??'}"
-    page.wait_until_quiet()
     mj = page.evaluate(WAIT_FOR_MATH)
     facts = page.evaluate(PAGE_FACTS)
     problems = []
