@@ -6,8 +6,8 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from kllib.rl import CategoricalPolicy, GaussianPolicy, evaluate, gae, kl_estimates, make_policy, make_vec_env
-from kllib.rl.common import SDEGaussianPolicy
+from kllib.rl import (CategoricalPolicy, GaussianPolicy, SDEGaussianPolicy, evaluate, gae, kl_estimates, make_policy,
+                      make_vec_env)
 from kllib.rl.common import Runner
 
 
@@ -104,9 +104,8 @@ def test_gaussian_policy_matches_torch_distributions():
     assert torch.all(params[:, 2:] == -0.5)
 
 
-
 def test_sde_policy_action_given_state_is_the_gaussian_of_its_params():
-    """gSDE: with the noise matrix drawn afresh, a | s ~ N(mu(s), sum_j phi_j(s)^2 sigma_j^2), the params' Gaussian."""
+    """gSDE: with the noise matrix drawn afresh, a_k | s ~ N(mu_k(s), sum_j phi_j(s)^2 sigma_jk^2), the params' Gaussian."""
     torch.manual_seed(0)
     pi = SDEGaussianPolicy(3, 2, log_std_init=-1.0)
     with torch.no_grad():
@@ -140,6 +139,25 @@ def test_sde_policy_gradients_and_conventions():
     torch.testing.assert_close(pi.kl(params, params), torch.zeros(4), atol=1e-6, rtol=0)
     assert torch.all(pi.kl(params, other) >= 0)
     torch.testing.assert_close(pi.mode(params), params[:, :1])
+    # the 1e-6 added to the variance: zero features give log sigma = 0.5 log 1e-6
+    torch.testing.assert_close(pi._params(torch.zeros(1, 5))[:, 1], torch.full((1,), 0.5 * np.log(1e-6)))
+
+
+def test_sde_policy_matches_stable_baselines3():
+    """log_prob and entropy agree with SB3's StateDependentNoiseDistribution (full_std, no expln, features detached)."""
+    sb3 = pytest.importorskip("stable_baselines3.common.distributions")
+    torch.manual_seed(0)
+    pi = SDEGaussianPolicy(3, 2, hidden=(8, 5), log_std_init=-0.5)
+    with torch.no_grad():
+        pi.log_std.add_(0.3 * torch.randn_like(pi.log_std))
+    obs, act = torch.randn(4, 3), torch.randn(4, 2)
+    phi = pi.net[:-1](obs)
+    d = sb3.StateDependentNoiseDistribution(2)
+    d.latent_sde_dim = 5
+    d.proba_distribution(pi.net[-1](phi), pi.log_std, phi)
+    with torch.no_grad():
+        torch.testing.assert_close(pi.log_prob(pi(obs), act), d.log_prob(act))
+        torch.testing.assert_close(pi.entropy(pi(obs)), d.entropy())
 
 
 def test_make_policy_sde_only_for_box_actions():
@@ -151,6 +169,7 @@ def test_make_policy_sde_only_for_box_actions():
     with pytest.raises(ValueError, match="Box"):
         make_policy(envs, use_sde=True)
     envs.close()
+
 
 def test_kl_estimates_k1_k3():
     torch.manual_seed(0)
@@ -198,20 +217,31 @@ def test_runner_logp_matches_policy():
     torch.testing.assert_close(ro.params, pi(ro.obs))
 
 
-
-@pytest.mark.parametrize("freq, draws", [(4, 3), (-1, 1), (1, 10)])
-def test_runner_holds_sde_noise_for_sde_sample_freq_steps(freq, draws, monkeypatch):
+@pytest.mark.parametrize("freq, draws, again", [(4, 3, 2), (-1, 1, 1), (0, 1, 1), (1, 10, 6)])
+def test_runner_holds_sde_noise_for_sde_sample_freq_steps(freq, draws, again, monkeypatch):
+    """Every action is mu(s_t) + Theta^T phi(s_t) with the Theta of its window (t // freq), and windows restart with
+    each rollout, as in SB3."""
     envs = make_vec_env("Pendulum-v1", 2)
     torch.manual_seed(1)
     pi = SDEGaussianPolicy(3, 1)
-    calls = []
+    drawn = []
     original = pi.sample_noise
-    monkeypatch.setattr(pi, "sample_noise", lambda n, g=None: calls.append(n) or original(n, g))
-    ro = Runner(envs, seed=3, sde_sample_freq=freq).collect(pi, ConstantValue(), n_steps=10)
-    envs.close()
-    assert calls == [2] * draws                    # t = 0, 4, 8 for freq 4; once per rollout for -1
+    monkeypatch.setattr(pi, "sample_noise", lambda n, g=None: drawn.append(original(n, g)) or drawn[-1])
+    runner = Runner(envs, seed=3, sde_sample_freq=freq)
+    ro = runner.collect(pi, ConstantValue(), n_steps=10)
+    assert len(drawn) == draws and all(d.shape == (2, 64, 1) for d in drawn)
+    with torch.no_grad():
+        phi = pi.net[:-1](ro.obs)
+        window = (lambda t: t // freq) if freq > 0 else (lambda t: 0)
+        want = torch.stack([pi(ro.obs[t])[:, :1] + torch.einsum("bj,bjk->bk", phi[t], drawn[window(t)])
+                            for t in range(10)])
+    torch.testing.assert_close(ro.actions, want)
     torch.testing.assert_close(ro.logp, pi.log_prob(pi(ro.obs), ro.actions))
     torch.testing.assert_close(ro.params, pi(ro.obs))
+    runner.collect(pi, ConstantValue(), n_steps=6)          # the next rollout starts a new window
+    envs.close()
+    assert len(drawn) - draws == again
+
 
 def test_evaluate_is_deterministic_and_counts_returns():
     torch.manual_seed(0)

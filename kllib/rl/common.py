@@ -202,17 +202,21 @@ class SDEGaussianPolicy(GaussianPolicy):
 
     The noise is a linear function of the policy's last hidden features :math:`\phi(s)`: the action is
     :math:`a = \mu_\theta(s) + \Theta^\top \phi(s)` with a noise matrix :math:`\Theta_{jk} \sim \mathcal N(0, \sigma_{jk}^2)`
-    that the rollout draws every ``sde_sample_freq`` steps and **holds in between**, so that consecutive
-    actions push the same way (a pendulum needs several pushes in one direction to swing up; independent
-    noise at every step tends to cancel out). For a freshly drawn :math:`\Theta` the action given the state is
+    that the rollout draws every ``sde_sample_freq`` steps and **holds in between**, so that, while it is held,
+    the same state gets the same perturbation and consecutive perturbations are correlated (independent noise at
+    every step tends to cancel out over a few steps). For a freshly drawn :math:`\Theta` the action given the state is
     Gaussian:
 
     .. math:: a_k \mid s \sim \mathcal N\Big(\mu_k(s),\ \sum_j \phi_j(s)^2 \sigma_{jk}^2\Big),
 
     so ``forward(obs)`` returns ``cat([mean, log_std(s)])`` with that state-dependent standard deviation, and
-    ``log_prob``, ``entropy``, ``kl`` and ``mode`` are :class:`GaussianPolicy`'s, unchanged. As in
-    Stable-Baselines3, :math:`\phi` is detached in the variance (the features learn from the mean only) and
-    1e-6 is added to it. ``log_std`` is the matrix :math:`\log\sigma`, shape ``(features, act_dim)``.
+    ``log_prob``, ``entropy``, ``kl`` and ``mode`` are :class:`GaussianPolicy`'s, unchanged. Within a window the
+    actions are not independent draws from this Gaussian; the algorithms use it anyway, as Stable-Baselines3 does.
+    As in Stable-Baselines3, :math:`\phi` is detached in the variance (the features learn from the mean only) and
+    1e-6 is added to it. ``log_std`` is the matrix :math:`\log\sigma`, shape ``(features, act_dim)``:
+    ``log_std_init`` sets the log σ of each entry of Θ, not of the action, whose initial standard deviation is
+    :math:`\sigma\lVert\phi(s)\rVert` (about 1.2 at Pendulum-v1's start states for ``log_std_init=-0.5``,
+    rather than 0.61).
 
     Examples
     --------
@@ -335,7 +339,8 @@ class Runner:
     envs : SyncVectorEnv made by :func:`make_vec_env`.
     seed : seeds ``envs.reset`` (environment ``i`` gets ``seed + i``) and the action sampler.
     sde_sample_freq : for an :class:`SDEGaussianPolicy`, draw new noise matrices every this many steps
-        (and at the start of every rollout); ``-1``: once per rollout.
+        (and at the start of every rollout); ``-1`` or ``0``: once per rollout. As in Stable-Baselines3, the
+        noise is not redrawn when an episode ends.
     """
 
     def __init__(self, envs: gym.vector.VectorEnv, seed: int = 0, sde_sample_freq: int = -1):
@@ -497,7 +502,8 @@ def evaluate(policy: nn.Module, env_id: str, n_episodes: int = 10, seed: int = 1
 
     The episodes run side by side in a vector environment (episode ``i`` is seeded with
     ``seed + i``). ``deterministic=True`` takes the most likely action (the mean of a Gaussian);
-    continuous actions are clipped to the action space.
+    ``deterministic=False`` samples the Gaussian of the policy's parameters (for an :class:`SDEGaussianPolicy`,
+    fresh noise at every step, not held gSDE noise); continuous actions are clipped to the action space.
     """
     envs = gym.vector.SyncVectorEnv([lambda: gym.make(env_id, **(env_kwargs or {})) for _ in range(n_episodes)])
     try:

@@ -62,7 +62,8 @@ class TRPOConfig:
     vf_minibatch_size: int = 256
     hidden: tuple = (64, 64)
     log_std_init: float = 0.0
-    use_sde: bool = False               # Gaussian policies: gSDE exploration (SDEGaussianPolicy)
+    use_sde: bool = False               # Gaussian policies: gSDE exploration (SDEGaussianPolicy; log_std_init
+                                        # is then the log σ of each entry of the noise matrix)
     sde_sample_freq: int = -1           # gSDE: new noise every this many steps (-1: once per rollout)
     seed: int = 0
 
