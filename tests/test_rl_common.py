@@ -243,6 +243,14 @@ def test_runner_holds_sde_noise_for_sde_sample_freq_steps(freq, draws, again, mo
     assert len(drawn) - draws == again
 
 
+
+@pytest.mark.parametrize("freq", [-2, 2.5, "4", True])
+def test_runner_rejects_a_bad_sde_sample_freq(freq):
+    envs = make_vec_env("Pendulum-v1", 1)
+    with pytest.raises(ValueError, match="sde_sample_freq"):
+        Runner(envs, seed=0, sde_sample_freq=freq)
+    envs.close()
+
 def test_evaluate_is_deterministic_and_counts_returns():
     torch.manual_seed(0)
     pi = CategoricalPolicy(4, 2)

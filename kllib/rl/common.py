@@ -344,7 +344,11 @@ class Runner:
     """
 
     def __init__(self, envs: gym.vector.VectorEnv, seed: int = 0, sde_sample_freq: int = -1):
-        self.envs, self.sde_sample_freq = envs, sde_sample_freq
+        whole = isinstance(sde_sample_freq, (int, np.integer)) and not isinstance(sde_sample_freq, bool)
+        if not whole or sde_sample_freq < -1:
+            raise ValueError("sde_sample_freq must be a whole number of steps >= 1, or -1 (or 0) for once per "
+                             f"rollout; got {sde_sample_freq!r}.")
+        self.envs, self.sde_sample_freq = envs, int(sde_sample_freq)
         obs, _ = envs.reset(seed=seed)
         self.obs = torch.as_tensor(obs, dtype=torch.float32)
         self.n_envs = envs.num_envs
